@@ -1,0 +1,30 @@
+# Foundation — build, test, benchmark and demo targets.
+GO        ?= go
+PROTOC    ?= protoc
+PKGS      := ./...
+
+.PHONY: build test bench proto demo lint
+
+build:
+	$(GO) build $(PKGS)
+
+## test: the whole suite, under the race detector.
+test:
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+
+## bench: every benchmark scenario of ./bench (figures go to BENCHMARKS.md).
+bench:
+	$(GO) run ./bench all
+
+## proto: regenerate protos/*.pb.go with protoc and the protoc-gen-go pinned in go.mod.
+proto:
+	$(GO) build -o .bin/protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go
+	$(PROTOC) --plugin=protoc-gen-go=.bin/protoc-gen-go -I protos --go_out=protos --go_opt=paths=source_relative protos/*.proto
+
+## demo: a local demonstration (see README.md).
+demo:
+	$(GO) run ./examples/demo
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)

@@ -1,0 +1,251 @@
+package actor
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"sync/atomic"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/foundation-go/foundation/protos"
+)
+
+// Headers are message headers: string pairs carried with a message, locally
+// and across members, in proto.actor's envelope header. Attach them to a Call
+// with WithHeaders, to a Tell with TellWithHeaders; read them with
+// Process.Header or Context.MessageHeader.
+type Headers map[string]string
+
+func (h Headers) clone() map[string]string { return maps.Clone(map[string]string(h)) }
+
+type headersKey struct{}
+
+// WithHeaders returns a context whose Calls carry h (merged over headers the
+// context already carries).
+func WithHeaders(ctx context.Context, h Headers) context.Context {
+	if prev, ok := ctx.Value(headersKey{}).(Headers); ok && len(prev) > 0 {
+		m := maps.Clone(prev)
+		maps.Copy(m, h)
+		h = m
+	}
+	return context.WithValue(ctx, headersKey{}, h)
+}
+
+// HeadersFrom returns the headers ctx carries for Calls.
+func HeadersFrom(ctx context.Context) Headers {
+	h, _ := ctx.Value(headersKey{}).(Headers)
+	return h
+}
+
+// Tell sends msg to pid without waiting (fire and forget). Sending to a dead
+// process drops the message to the dead-letter log, as in Erlang.
+func (s *System) Tell(pid *PID, msg any) {
+	if pid == nil || s.state.Load() != stateRunning {
+		return
+	}
+	s.root.Send(pid, msg)
+}
+
+// TellWithHeaders is Tell with message headers.
+func (s *System) TellWithHeaders(pid *PID, msg any, h Headers) {
+	if len(h) == 0 {
+		s.Tell(pid, msg)
+		return
+	}
+	if pid == nil || s.state.Load() != stateRunning {
+		return
+	}
+	s.tellEnvelope(pid, &actor.MessageEnvelope{Header: h.clone(), Message: msg})
+}
+
+func (s *System) tellEnvelope(pid *PID, env *actor.MessageEnvelope) {
+	proc, _ := s.as.ProcessRegistry.Get(pid)
+	proc.SendUserMessage(pid, env)
+}
+
+// tell is the internal send used for signals; it works while stopping.
+func (s *System) tell(pid *PID, msg any) {
+	if s.as == nil {
+		return
+	}
+	proc, _ := s.as.ProcessRegistry.Get(pid)
+	proc.SendUserMessage(pid, msg)
+}
+
+// ReplyTo is the address of a caller waiting for a reply; a Server keeps it
+// to reply later (Process.Reply). The zero value is no caller.
+type ReplyTo struct{ pid *PID }
+
+// IsZero reports whether there is no caller to reply to.
+func (r ReplyTo) IsZero() bool { return r.pid == nil }
+
+// replyErr carries a handler's error to a local caller.
+type replyErr struct{ err error }
+
+func (s *System) reply(to ReplyTo, msg any) {
+	if to.pid == nil || s.as == nil {
+		return
+	}
+	if err, ok := msg.(error); ok {
+		if s.isLocal(to.pid) {
+			msg = &replyErr{err}
+		} else {
+			msg = &protos.CallError{Message: err.Error()}
+		}
+	}
+	proc, _ := s.as.ProcessRegistry.Get(to.pid)
+	proc.SendUserMessage(to.pid, msg)
+}
+
+// replySlot is a registered engine process that receives the replies of one
+// caller at a time. Slots are pooled; a generation carried in the reply
+// address's RequestId drops late replies to an earlier call.
+type replySlot struct {
+	s     *System
+	id    string
+	state atomic.Uint64 // gen<<1 | armed
+	ch    chan any
+}
+
+func (s *System) getSlot() *replySlot {
+	select {
+	case sl := <-s.slots:
+		return sl
+	default:
+	}
+	sl := &replySlot{s: s, ch: make(chan any, 1)}
+	sl.id = "$call" + s.as.ProcessRegistry.NextId()
+	s.as.ProcessRegistry.Add(sl, sl.id)
+	return sl
+}
+
+func (s *System) putSlot(sl *replySlot) {
+	select {
+	case s.slots <- sl:
+	default:
+		s.as.ProcessRegistry.Remove(&PID{Id: sl.id})
+	}
+}
+
+func (s *System) drainSlots() {
+	for {
+		select {
+		case sl := <-s.slots:
+			s.as.ProcessRegistry.Remove(&PID{Id: sl.id})
+		default:
+			return
+		}
+	}
+}
+
+func (sl *replySlot) arm() uint32 {
+	gen := uint32(sl.state.Load()>>1) + 1
+	sl.state.Store(uint64(gen)<<1 | 1)
+	return gen
+}
+
+func (sl *replySlot) SendUserMessage(pid *PID, msg any) {
+	if env, ok := msg.(*actor.MessageEnvelope); ok {
+		msg = env.Message
+	}
+	st := sl.state.Load()
+	if st&1 == 0 || uint32(st>>1) != pid.RequestId {
+		return // late or duplicate reply
+	}
+	if sl.state.CompareAndSwap(st, st&^1) {
+		sl.ch <- msg
+	}
+}
+
+func (sl *replySlot) SendSystemMessage(pid *PID, msg any) {}
+
+func (sl *replySlot) Stop(pid *PID) {}
+
+// Call sends req to pid and waits for its reply, which must be of type R.
+// It works the same for local and remote pids. It returns:
+//
+//   - ErrTimeout (also context.DeadlineExceeded) when ctx's deadline passes,
+//   - ErrCanceled (also context.Canceled) when ctx is canceled,
+//   - ErrNoProcess at once when pid is dead or unknown,
+//   - ErrBadReply when the reply is not an R,
+//   - the handler's error when it replied with one (ErrRemote for a remote
+//     handler's error),
+//   - ErrStopped when the system is not running.
+//
+// Headers attached to ctx with WithHeaders travel with the request.
+func Call[R any](ctx context.Context, s *System, pid *PID, req any) (R, error) {
+	var zero R
+	m, err := s.call(ctx, pid, req)
+	if err != nil {
+		return zero, err
+	}
+	r, ok := m.(R)
+	if !ok {
+		return zero, fmt.Errorf("%w: call to %s: got %T, want %T", ErrBadReply, pid, m, zero)
+	}
+	return r, nil
+}
+
+// CallAny is Call for any reply type.
+func (s *System) CallAny(ctx context.Context, pid *PID, req any) (any, error) {
+	return s.call(ctx, pid, req)
+}
+
+func (s *System) call(ctx context.Context, pid *PID, req any) (any, error) {
+	if pid == nil {
+		return nil, fmt.Errorf("%w: Call: pid is nil", ErrInvalid)
+	}
+	if s.state.Load() != stateRunning {
+		return nil, s.check()
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, ctxErr(pid, err)
+	}
+	proc, ok := s.as.ProcessRegistry.Get(pid)
+	if !ok && s.isLocal(pid) {
+		return nil, fmt.Errorf("%w: %s", ErrNoProcess, pid)
+	}
+	sl := s.getSlot()
+	gen := sl.arm()
+	env := &actor.MessageEnvelope{
+		Message: req,
+		Sender:  &PID{Address: s.as.ProcessRegistry.Address, Id: sl.id, RequestId: gen},
+	}
+	if h, ok := ctx.Value(headersKey{}).(Headers); ok && len(h) > 0 {
+		env.Header = h.clone()
+	}
+	proc.SendUserMessage(pid, env)
+	var m any
+	select {
+	case m = <-sl.ch:
+	case <-ctx.Done():
+		if sl.state.CompareAndSwap(uint64(gen)<<1|1, uint64(gen)<<1) {
+			s.putSlot(sl)
+			return nil, ctxErr(pid, ctx.Err())
+		}
+		m = <-sl.ch // the reply won the race: it is on its way
+	case <-s.stopped:
+		if sl.state.CompareAndSwap(uint64(gen)<<1|1, uint64(gen)<<1) {
+			return nil, fmt.Errorf("%w: call to %s", ErrStopped, pid)
+		}
+		m = <-sl.ch
+	}
+	s.putSlot(sl)
+	switch v := m.(type) {
+	case *replyErr:
+		return nil, v.err
+	case *protos.CallError:
+		return nil, fmt.Errorf("%w: %s: %s", ErrRemote, pid, v.Message)
+	case *actor.DeadLetterResponse:
+		return nil, fmt.Errorf("%w: %s", ErrNoProcess, pid)
+	}
+	return m, nil
+}
+
+func ctxErr(pid *PID, err error) error {
+	if err == context.DeadlineExceeded {
+		return fmt.Errorf("%w: call to %s: %w", ErrTimeout, pid, err)
+	}
+	return fmt.Errorf("%w: call to %s: %w", ErrCanceled, pid, err)
+}

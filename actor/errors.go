@@ -1,0 +1,33 @@
+package actor
+
+import "errors"
+
+// Errors returned by this package. Compare them with errors.Is: the errors
+// actually returned wrap these with the PID, name or field concerned.
+var (
+	// ErrTimeout: a Call's context deadline passed before the reply arrived.
+	// The returned error also matches context.DeadlineExceeded.
+	ErrTimeout = errors.New("actor: timeout")
+	// ErrCanceled: a Call's context was canceled before the reply arrived.
+	// The returned error also matches context.Canceled.
+	ErrCanceled = errors.New("actor: canceled")
+	// ErrNoProcess: the target process is dead or was never known. Returned
+	// promptly: a Call does not wait out its deadline for a dead process.
+	ErrNoProcess = errors.New("actor: no such process")
+	// ErrStopped: the System is stopping or stopped.
+	ErrStopped = errors.New("actor: system stopped")
+	// ErrNameTaken: Register or SpawnNamed with a name already in use.
+	ErrNameTaken = errors.New("actor: name taken")
+	// ErrBadReply: the reply to a Call is not of the type the caller asked for.
+	ErrBadReply = errors.New("actor: reply of unexpected type")
+	// ErrInvalid: an argument was malformed (nil PID, empty name, unknown
+	// behaviour type...). The message names the argument and what is allowed.
+	ErrInvalid = errors.New("actor: invalid argument")
+	// ErrInitFailed: a Server's Init returned an error; Spawn wraps it.
+	ErrInitFailed = errors.New("actor: init failed")
+	// ErrUnhandled: a Server received a call its HandleCall does not handle.
+	ErrUnhandled = errors.New("actor: unhandled call")
+	// ErrRemote: the callee returned an error from another member; the
+	// message carries the remote error's text.
+	ErrRemote = errors.New("actor: remote error")
+)

@@ -1,0 +1,273 @@
+package actor_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/foundation-go/foundation/actor"
+)
+
+func crash(s *actor.System, pid *actor.PID, why string) {
+	s.Tell(pid, func(actor.Process) { panic(why) })
+}
+
+func TestLinkPropagatesAbnormalExit(t *testing.T) {
+	s := start(t)
+	a, b := newRecorder(false), newRecorder(false)
+	pa, _ := s.Spawn(a)
+	pb, _ := s.Spawn(b)
+	if err := s.Link(pa, pb); err != nil {
+		t.Fatal(err)
+	}
+	crash(s, pa, "boom")
+	ra, rb := a.wait(t), b.wait(t)
+	if !ra.IsError() {
+		t.Fatalf("a exited with %v", ra)
+	}
+	if !rb.Equal(ra) {
+		t.Fatalf("linked b exited with %v, want a's reason %v", rb, ra)
+	}
+}
+
+func TestNormalExitKillsNobody(t *testing.T) {
+	s := start(t)
+	a, b := newRecorder(false), newRecorder(false)
+	pa, _ := s.Spawn(a)
+	pb, _ := s.Spawn(b, actor.WithLink(pa))
+	s.Tell(pa, func(p actor.Process) { p.Stop(actor.Normal) })
+	if r := a.wait(t); r != actor.Normal {
+		t.Fatalf("a: %v", r)
+	}
+	// b is still alive and answers.
+	if got, err := actor.Call[string](context.Background(), s, pb, "alive?"); err != nil || got != "echo:alive?" {
+		t.Fatalf("b after a's normal exit: %q %v", got, err)
+	}
+}
+
+func TestTrapExitTurnsSignalIntoMessage(t *testing.T) {
+	s := start(t)
+	a, b := newRecorder(false), newRecorder(true)
+	pa, _ := s.Spawn(a)
+	pb, _ := s.Spawn(b, actor.WithLink(pa))
+	crash(s, pa, "boom")
+	reason := a.wait(t)
+	eventually(t, 2*time.Second, func() bool { return len(b.messages()) == 1 }, "Exit message")
+	ex, ok := b.messages()[0].(actor.Exit)
+	if !ok || ex.From.Id != pa.Id || !ex.Reason.Equal(reason) {
+		t.Fatalf("trapping b got %#v", b.messages()[0])
+	}
+	if got, err := actor.Call[string](context.Background(), s, pb, "x"); err != nil || got != "echo:x" {
+		t.Fatal("trapping process died")
+	}
+}
+
+func TestKillIsUntrappableAndPropagatesKilled(t *testing.T) {
+	s := start(t)
+	a, b, c := newRecorder(true), newRecorder(false), newRecorder(true)
+	pa, _ := s.Spawn(a)
+	if _, err := s.Spawn(b, actor.WithLink(pa)); err != nil {
+		t.Fatal(err)
+	}
+	pc, _ := s.Spawn(c, actor.WithLink(pa))
+	if err := s.Kill(pa); err != nil {
+		t.Fatal(err)
+	}
+	if r := a.wait(t); r != actor.Killed {
+		t.Fatalf("killed process reason %v", r)
+	}
+	if r := b.wait(t); r != actor.Killed {
+		t.Fatalf("linked non-trapping process reason %v", r)
+	}
+	eventually(t, 2*time.Second, func() bool { return len(c.messages()) == 1 }, "Exit killed")
+	if ex := c.messages()[0].(actor.Exit); ex.Reason != actor.Killed || ex.From.Id != pa.Id {
+		t.Fatalf("trapping linked process got %#v", ex)
+	}
+	_ = pc
+	if err := s.Kill(pa); !errors.Is(err, actor.ErrNoProcess) {
+		t.Fatalf("Kill of a dead pid: %v", err)
+	}
+}
+
+func TestExitSignal(t *testing.T) {
+	s := start(t)
+	a, b := newRecorder(false), newRecorder(true)
+	pa, _ := s.Spawn(a)
+	pb, _ := s.Spawn(b)
+	if err := s.Exit(pa, actor.Normal); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Exit(pb, actor.Shutdown); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, func() bool { return len(b.messages()) == 1 }, "trapped Exit")
+	if err := s.Exit(pa, actor.Shutdown); err != nil {
+		t.Fatal(err)
+	}
+	if r := a.wait(t); r != actor.Shutdown {
+		t.Fatalf("reason %v", r)
+	}
+}
+
+func TestLinkToDeadProcess(t *testing.T) {
+	s := start(t)
+	dead, trapper := newRecorder(false), newRecorder(true)
+	pd, _ := s.Spawn(dead)
+	pt, _ := s.Spawn(trapper)
+	s.Tell(pd, func(p actor.Process) { p.Stop(actor.Normal) })
+	dead.wait(t)
+	if err := s.Link(pt, pd); !errors.Is(err, actor.ErrNoProcess) {
+		t.Fatalf("Link to dead: %v", err)
+	}
+	eventually(t, 2*time.Second, func() bool { return len(trapper.messages()) == 1 }, "Exit noproc")
+	if ex := trapper.messages()[0].(actor.Exit); ex.Reason != actor.NoProc {
+		t.Fatalf("got %#v", ex)
+	}
+	if err := s.Link(nil, pt); !errors.Is(err, actor.ErrInvalid) {
+		t.Fatalf("nil: %v", err)
+	}
+}
+
+func TestUnlink(t *testing.T) {
+	s := start(t)
+	a, b := newRecorder(false), newRecorder(false)
+	pa, _ := s.Spawn(a)
+	pb, _ := s.Spawn(b, actor.WithLink(pa))
+	s.Unlink(pb, pa)
+	crash(s, pa, "boom")
+	a.wait(t)
+	if got, err := actor.Call[string](context.Background(), s, pb, "x"); err != nil || got != "echo:x" {
+		t.Fatalf("unlinked process died: %v", err)
+	}
+}
+
+func TestMonitorOneDownWithReason(t *testing.T) {
+	s := start(t)
+	target, watcher := newRecorder(false), newRecorder(false)
+	pt, _ := s.Spawn(target)
+	pw, _ := s.Spawn(watcher)
+	ref, err := s.Monitor(pw, pt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Monitor(pw, pt); err != nil { // a second, independent monitor
+		t.Fatal(err)
+	}
+	crash(s, pt, "boom")
+	reason := target.wait(t)
+	eventually(t, 2*time.Second, func() bool { return len(watcher.messages()) == 2 }, "two Downs")
+	d := watcher.messages()[0].(actor.Down)
+	if d.PID.Id != pt.Id || !d.Reason.Equal(reason) || (d.Ref != ref && watcher.messages()[1].(actor.Down).Ref != ref) {
+		t.Fatalf("Down %#v", d)
+	}
+	// The watcher did not die: monitors are one-way.
+	if _, err := actor.Call[string](context.Background(), s, pw, "x"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMonitorDeadPIDGivesNoProc(t *testing.T) {
+	s := start(t)
+	target, watcher := newRecorder(false), newRecorder(false)
+	pt, _ := s.Spawn(target)
+	pw, _ := s.Spawn(watcher)
+	s.Tell(pt, func(p actor.Process) { p.Stop(actor.Normal) })
+	target.wait(t)
+	if _, err := s.Monitor(pw, pt); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, func() bool { return len(watcher.messages()) >= 1 }, "Down")
+	// Exactly one: give a later duplicate the chance to arrive behind a call.
+	if _, err := actor.Call[string](context.Background(), s, pw, "sync"); err != nil {
+		t.Fatal(err)
+	}
+	msgs := watcher.messages()
+	if len(msgs) != 1 || msgs[0].(actor.Down).Reason != actor.NoProc {
+		t.Fatalf("got %#v, want one Down noproc", msgs)
+	}
+}
+
+func TestDemonitor(t *testing.T) {
+	s := start(t)
+	target, watcher := newRecorder(false), newRecorder(false)
+	pt, _ := s.Spawn(target)
+	pw, _ := s.Spawn(watcher)
+	// Monitor from inside the watcher, then demonitor, then the target dies.
+	var ref actor.MonitorRef
+	_, err := actor.Call[bool](context.Background(), s, pw, func(p actor.Process) (any, error) {
+		var err error
+		ref, err = p.Monitor(pt)
+		return err == nil, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Demonitor(ref)
+	crash(s, pt, "boom")
+	target.wait(t)
+	// A Down sent after the target's exit would be queued before this call's reply.
+	if _, err := actor.Call[string](context.Background(), s, pw, "sync"); err != nil {
+		t.Fatal(err)
+	}
+	if msgs := watcher.messages(); len(msgs) != 0 {
+		t.Fatalf("Down after Demonitor: %#v", msgs)
+	}
+}
+
+func TestNames(t *testing.T) {
+	s := start(t)
+	r := newRecorder(false)
+	pid, _ := s.Spawn(r)
+	if err := s.Register("db", pid); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Whereis("db"); got == nil || got.Id != pid.Id {
+		t.Fatalf("Whereis: %v", got)
+	}
+	other, _ := s.Spawn(newRecorder(false))
+	if err := s.Register("db", other); !errors.Is(err, actor.ErrNameTaken) {
+		t.Fatalf("second Register: %v", err)
+	}
+	if err := s.Register("", other); !errors.Is(err, actor.ErrInvalid) {
+		t.Fatalf("empty name: %v", err)
+	}
+	crash(s, pid, "boom")
+	r.wait(t)
+	eventually(t, time.Second, func() bool { return s.Whereis("db") == nil }, "name freed on death")
+	if err := s.Register("db", other); err != nil {
+		t.Fatalf("re-register after death: %v", err)
+	}
+	if !s.Unregister("db") || s.Whereis("db") != nil || s.Unregister("db") {
+		t.Fatal("Unregister")
+	}
+	if err := s.Register("late", pid); !errors.Is(err, actor.ErrNoProcess) {
+		t.Fatalf("Register dead pid: %v", err)
+	}
+}
+
+func TestGroups(t *testing.T) {
+	s := start(t)
+	a, b := newRecorder(false), newRecorder(false)
+	pa, _ := s.Spawn(a)
+	pb, _ := s.Spawn(b)
+	for _, p := range []*actor.PID{pa, pb, pa} {
+		if err := s.Join("workers", p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(s.Members("workers")); n != 2 {
+		t.Fatalf("members %d, want 2 (joining twice is once)", n)
+	}
+	s.Leave("workers", pb)
+	if m := s.Members("workers"); len(m) != 1 || m[0].Id != pa.Id {
+		t.Fatalf("after Leave: %v", m)
+	}
+	s.Join("workers", pb)
+	crash(s, pa, "boom")
+	a.wait(t)
+	eventually(t, time.Second, func() bool { m := s.Members("workers"); return len(m) == 1 && m[0].Id == pb.Id }, "dead member left")
+	if len(s.Members("nobody")) != 0 {
+		t.Fatal("unknown group has members")
+	}
+}

@@ -1,0 +1,417 @@
+package actor
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"go.uber.org/zap"
+)
+
+// Process is what a behaviour sees of its own process while it handles a
+// message: its identity, the message's headers and reply handle, and the
+// operations that act on behalf of the process. The runtime and the
+// actortest harness both implement it.
+//
+// A Process is only valid on the goroutine handling the current message.
+type Process interface {
+	// Self is this process's PID.
+	Self() *PID
+	// Send sends msg to pid (fire and forget).
+	Send(pid *PID, msg any)
+	// SendWithHeaders sends msg with message headers attached.
+	SendWithHeaders(pid *PID, msg any, h Headers)
+	// Header returns a header of the message being handled ("" if absent).
+	Header(key string) string
+	// Spawn starts a child of this process; see System.Spawn for b.
+	Spawn(b any, opts ...SpawnOption) (*PID, error)
+	// Link links this process with pid (see System.Link).
+	Link(pid *PID) error
+	// Unlink removes a link.
+	Unlink(pid *PID)
+	// Monitor monitors pid; a Down arrives as a message (HandleInfo).
+	Monitor(pid *PID) (MonitorRef, error)
+	// Demonitor removes a monitor; no Down for it arrives afterwards.
+	Demonitor(ref MonitorRef)
+	// TrapExit turns exit signals from linked processes into Exit messages
+	// instead of killing this process.
+	TrapExit(on bool)
+	// Stop stops this process with reason once the current message is done.
+	Stop(reason Reason)
+	// ReplyTo is the reply handle of the call being handled (zero for casts);
+	// keep it to reply later with Reply.
+	ReplyTo() ReplyTo
+	// Reply answers a call; msg may be an error, which the caller receives as
+	// its error. Replying twice to one call sends nothing the second time.
+	Reply(to ReplyTo, msg any)
+	// Logger is the system's logger, with this process's pid attached.
+	Logger() *zap.Logger
+	// Clock is the system's clock.
+	Clock() Clock
+}
+
+// SpawnOption configures one Spawn.
+type SpawnOption interface{ applySpawn(*spawnOpts) error }
+
+type spawnOptFunc func(*spawnOpts) error
+
+func (f spawnOptFunc) applySpawn(o *spawnOpts) error { return f(o) }
+
+type spawnOpts struct {
+	link        *PID
+	trapExit    bool
+	idleTimeout time.Duration
+}
+
+// WithLink links the new process with pid atomically with its start, like
+// Erlang's spawn_link: the link exists before the process runs.
+func WithLink(pid *PID) SpawnOption {
+	return spawnOptFunc(func(o *spawnOpts) error {
+		if pid == nil {
+			return fmt.Errorf("%w: WithLink: pid is nil", ErrInvalid)
+		}
+		o.link = pid
+		return nil
+	})
+}
+
+// WithTrapExit starts the process trapping exits.
+func WithTrapExit() SpawnOption {
+	return spawnOptFunc(func(o *spawnOpts) error { o.trapExit = true; return nil })
+}
+
+// WithIdleTimeout delivers Timeout to a Server's HandleInfo when it has
+// received no message for d (measured on the system's Clock). Zero: none.
+func WithIdleTimeout(d time.Duration) SpawnOption {
+	return spawnOptFunc(func(o *spawnOpts) error {
+		if d < 0 {
+			return fmt.Errorf("%w: WithIdleTimeout: %v must be >= 0", ErrInvalid, d)
+		}
+		o.idleTimeout = d
+		return nil
+	})
+}
+
+// Timeout is delivered to HandleInfo after an idle period (WithIdleTimeout).
+type Timeout struct{ Idle time.Duration }
+
+// process is the engine actor behind every process Foundation spawns. It
+// keeps the hot path short: one type switch, then the behaviour.
+type process struct {
+	sys *System
+	b   any // Server or Actor
+	ctx actor.Context
+	x   *procExt
+}
+
+// procExt is state few processes need, allocated on first use.
+type procExt struct {
+	trapExit  bool
+	exiting   bool
+	reason    Reason
+	hasReason bool
+	init      chan error // Spawn waits here for a Server's Init
+	opts      spawnOpts
+	// idle timeout
+	idleGen   uint64
+	idleArmed bool
+	lastMsg   time.Time
+	timer     Timer
+	log       *zap.Logger
+	linkErr   error
+}
+
+func (p *process) ext() *procExt {
+	if p.x == nil {
+		p.x = &procExt{}
+	}
+	return p.x
+}
+
+func (p *process) Receive(c actor.Context) {
+	p.ctx = c
+	switch m := c.Message().(type) {
+	case *actor.Started:
+		p.started()
+	case *actor.Stopping:
+		p.ext().exiting = true
+	case *actor.Stopped:
+		p.stopped()
+	case *actor.Restarting, *actor.Terminated:
+		// Foundation processes are never restarted in place; child
+		// terminations are visible through links and monitors.
+	case *exitSignal:
+		p.exitSignal(m)
+	case *downSignal:
+		if p.sys.acceptDown(c.Self(), m.down.Ref.id) {
+			p.info(m.down)
+		}
+	case *idleTick:
+		p.idleTick(m)
+	default:
+		if p.x != nil && p.x.exiting {
+			p.refuse(c)
+			return
+		}
+		p.handle(c, m)
+	}
+}
+
+func (p *process) handle(c actor.Context, m any) {
+	defer p.recoverPanic()
+	if p.x != nil && p.x.opts.idleTimeout > 0 {
+		p.touch()
+	}
+	switch b := p.b.(type) {
+	case Server:
+		p.serve(b, c, m)
+	case Actor:
+		b.Receive(c)
+	}
+}
+
+func (p *process) recoverPanic() {
+	if v := recover(); v != nil {
+		err := &panicError{value: v}
+		p.Logger().Warn("process crashed", zap.Error(err))
+		p.failCall(err)
+		p.Stop(ErrorReason(err))
+	}
+}
+
+// refuse answers a call that reaches a process that is already exiting.
+func (p *process) refuse(c actor.Context) {
+	if s := c.Sender(); s != nil {
+		c.Send(s, &actor.DeadLetterResponse{Target: c.Self()})
+	}
+}
+
+// failCall answers the call being handled with err, when a handler crashed.
+func (p *process) failCall(err error) {
+	if to := p.ReplyTo(); !to.IsZero() {
+		p.Reply(to, fmt.Errorf("%w: %s crashed while handling the call: %v", ErrNoProcess, p.ctx.Self(), err))
+	}
+}
+
+func (p *process) started() {
+	srv, ok := p.b.(Server)
+	if !ok {
+		if a, ok := p.b.(Actor); ok {
+			p.safeActor(a)
+		}
+		return
+	}
+	x := p.ext()
+	err := p.safeInit(srv)
+	if x.init != nil {
+		x.init <- err
+	}
+	if err != nil {
+		p.Stop(ErrorReason(err))
+		return
+	}
+	if x.opts.idleTimeout > 0 {
+		p.touch()
+	}
+}
+
+func (p *process) safeInit(srv Server) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &panicError{value: v}
+		}
+	}()
+	return srv.Init(p)
+}
+
+// safeActor passes a lifecycle message to a plain Actor, recovering panics.
+func (p *process) safeActor(a Actor) {
+	defer p.recoverPanic()
+	a.Receive(p.ctx)
+}
+
+func (p *process) stopped() {
+	x := p.ext()
+	reason := Shutdown
+	if x.hasReason {
+		reason = x.reason
+	}
+	if x.timer != nil {
+		x.timer.Stop()
+	}
+	if p.sys.exited(p.ctx.Self(), reason) {
+		reason = Killed
+	}
+	switch b := p.b.(type) {
+	case Server:
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					p.Logger().Warn("Terminate panicked", zap.Any("panic", v))
+				}
+			}()
+			b.Terminate(p, reason)
+		}()
+	case Actor:
+		p.safeActor(b)
+	}
+	if reason.IsError() {
+		p.Logger().Info("process exited", zap.Stringer("reason", reason))
+	}
+	p.sys.live.Add(-1)
+}
+
+func (p *process) exitSignal(m *exitSignal) {
+	x := p.ext()
+	if m.kill {
+		p.Stop(Killed)
+		return
+	}
+	if x.trapExit {
+		from := m.from
+		if from == nil {
+			from = &PID{}
+		}
+		p.info(Exit{From: from, Reason: m.reason})
+		return
+	}
+	if m.reason.IsNormal() || m.onlyTrapped {
+		return
+	}
+	p.Stop(m.reason)
+}
+
+// info delivers a runtime message (Exit, Down, Timeout) to the behaviour.
+func (p *process) info(m any) {
+	defer p.recoverPanic()
+	switch b := p.b.(type) {
+	case Server:
+		b.HandleInfo(p, m)
+	case Actor:
+		// A plain actor sees the message through its context; wrap it in an
+		// envelope-free redelivery to self keeps ordering simple.
+		p.sys.root.Send(p.ctx.Self(), infoMsg{m})
+	}
+}
+
+// infoMsg redelivers Exit/Down/Timeout to a plain Actor as its message.
+type infoMsg struct{ m any }
+
+// --- Process interface ---
+
+func (p *process) Self() *PID { return p.ctx.Self() }
+
+func (p *process) Send(pid *PID, msg any) { p.ctx.Send(pid, msg) }
+
+func (p *process) SendWithHeaders(pid *PID, msg any, h Headers) {
+	if len(h) == 0 {
+		p.ctx.Send(pid, msg)
+		return
+	}
+	p.sys.tellEnvelope(pid, &actor.MessageEnvelope{Header: h.clone(), Message: msg})
+}
+
+func (p *process) Header(k string) string {
+	h := p.ctx.MessageHeader()
+	if h == nil {
+		return ""
+	}
+	return h.Get(k)
+}
+
+func (p *process) Spawn(b any, opts ...SpawnOption) (*PID, error) {
+	return p.sys.spawn(p.ctx, "", b, opts)
+}
+
+func (p *process) Link(pid *PID) error { return p.sys.Link(p.ctx.Self(), pid) }
+
+func (p *process) Unlink(pid *PID) { p.sys.Unlink(p.ctx.Self(), pid) }
+
+func (p *process) Monitor(pid *PID) (MonitorRef, error) { return p.sys.Monitor(p.ctx.Self(), pid) }
+
+func (p *process) Demonitor(ref MonitorRef) { p.sys.Demonitor(ref) }
+
+func (p *process) TrapExit(on bool) { p.ext().trapExit = on }
+
+func (p *process) Stop(reason Reason) {
+	x := p.ext()
+	if !x.hasReason {
+		x.reason, x.hasReason = reason, true
+	}
+	x.exiting = true
+	p.ctx.Stop(p.ctx.Self())
+}
+
+func (p *process) ReplyTo() ReplyTo {
+	s := p.ctx.Sender()
+	if s == nil {
+		return ReplyTo{}
+	}
+	return ReplyTo{pid: s}
+}
+
+func (p *process) Reply(to ReplyTo, msg any) { p.sys.reply(to, msg) }
+
+func (p *process) Logger() *zap.Logger {
+	x := p.ext()
+	if x.log == nil {
+		x.log = p.sys.log.With(zap.Stringer("pid", p.ctx.Self()))
+	}
+	return x.log
+}
+
+func (p *process) Clock() Clock { return p.sys.clock }
+
+// ProcessOf returns the Process behind a plain Actor's context, so that a
+// plain Actor can link, monitor and trap exits. It returns nil for actors not
+// spawned by Foundation.
+func ProcessOf(c Context) Process {
+	if p, ok := c.Actor().(*process); ok {
+		p.ctx = c
+		return p
+	}
+	return nil
+}
+
+// Info unwraps a runtime message (Exit, Down, Timeout) delivered to a plain
+// Actor; ok is false for any other message.
+func Info(msg any) (m any, ok bool) {
+	if i, is := msg.(infoMsg); is {
+		return i.m, true
+	}
+	return nil, false
+}
+
+// --- idle timeout ---
+
+type idleTick struct{ gen uint64 }
+
+func (p *process) touch() {
+	x := p.x
+	x.lastMsg = p.sys.clock.Now()
+	if !x.idleArmed {
+		x.idleArmed = true
+		p.arm(x.opts.idleTimeout)
+	}
+}
+
+func (p *process) arm(d time.Duration) {
+	x := p.x
+	x.idleGen++
+	gen, self, sys := x.idleGen, p.ctx.Self(), p.sys
+	x.timer = p.sys.clock.AfterFunc(d, func() { sys.tell(self, &idleTick{gen: gen}) })
+}
+
+func (p *process) idleTick(m *idleTick) {
+	x := p.x
+	if x == nil || m.gen != x.idleGen || !x.idleArmed {
+		return
+	}
+	idle := p.sys.clock.Now().Sub(x.lastMsg)
+	if idle < x.opts.idleTimeout {
+		p.arm(x.opts.idleTimeout - idle)
+		return
+	}
+	x.idleArmed = false // re-armed by the next message
+	p.info(Timeout{Idle: idle})
+}

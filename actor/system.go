@@ -1,0 +1,345 @@
+package actor
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/eventstream"
+	"github.com/asynkron/protoactor-go/remote"
+	"go.uber.org/zap"
+
+	"github.com/foundation-go/foundation/internal/zslog"
+)
+
+// PID identifies a process, local or on another member. It is proto.actor's
+// PID: Foundation and proto.actor code can exchange PIDs freely.
+type PID = actor.PID
+
+// Context is proto.actor's actor context, seen by Actor implementations.
+type Context = actor.Context
+
+// Actor is proto.actor's actor interface: Receive(Context).
+type Actor = actor.Actor
+
+// ReceiveFunc adapts a function to Actor.
+type ReceiveFunc = actor.ReceiveFunc
+
+const (
+	stateNew int32 = iota
+	stateRunning
+	stateStopping
+	stateStopped
+)
+
+// System is one actor system: a proto.actor ActorSystem with a lifecycle
+// that is safe to start and stop more than once, optional remoting, and the
+// Foundation process table (links, monitors, names, groups).
+//
+// Create it with NewSystem, call Start, and Stop it when done. All methods
+// are safe for concurrent use.
+type System struct {
+	as     *actor.ActorSystem
+	root   *actor.RootContext
+	log    *zap.Logger
+	clock  Clock
+	opts   options
+	remote *remote.Remote
+
+	state   atomic.Int32
+	startMu sync.Mutex
+	stopMu  sync.Mutex
+	stopErr error
+	stopped chan struct{}
+
+	infra map[string]struct{} // registry ids present after Start: not user actors
+	subs  []*eventstream.Subscription
+
+	slots chan *replySlot
+	slotN atomic.Uint64
+
+	table table
+	live  atomic.Int64 // Foundation processes spawned and not yet exited
+
+	propsOnce   sync.Once
+	engineProps *actor.Props
+	pend        pending
+}
+
+type options struct {
+	logger       *zap.Logger
+	clock        Clock
+	remoteAddr   string
+	advertise    string
+	stopTimeout  time.Duration
+	callSlotPool int
+}
+
+// Option configures a System. Options are sealed: build them with the With…
+// functions of this package.
+type Option interface{ apply(*options) error }
+
+type optionFunc func(*options) error
+
+func (f optionFunc) apply(o *options) error { return f(o) }
+
+// WithLogger sets the zap logger for the system and for proto.actor's own
+// logs, which are routed into the same core. Default: no logging (zap.NewNop).
+func WithLogger(l *zap.Logger) Option {
+	return optionFunc(func(o *options) error { o.logger = l; return nil })
+}
+
+// WithClock injects the clock used for idle timeouts and timers. Default: the
+// real clock.
+func WithClock(c Clock) Option {
+	return optionFunc(func(o *options) error {
+		if c == nil {
+			return fmt.Errorf("%w: WithClock: clock must not be nil", ErrInvalid)
+		}
+		o.clock = c
+		return nil
+	})
+}
+
+// WithRemote enables remoting on addr, a host:port to listen on; port 0 picks
+// a free port (see System.Address). Default: no remoting, local only.
+func WithRemote(addr string) Option {
+	return optionFunc(func(o *options) error {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return fmt.Errorf("%w: WithRemote: address %q must be host:port: %v", ErrInvalid, addr, err)
+		}
+		if host == "" {
+			return fmt.Errorf("%w: WithRemote: address %q needs an explicit host (for example 127.0.0.1)", ErrInvalid, addr)
+		}
+		if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+			return fmt.Errorf("%w: WithRemote: port %q must be 0..65535", ErrInvalid, port)
+		}
+		o.remoteAddr = addr
+		return nil
+	})
+}
+
+// WithAdvertisedAddress sets the host:port other members use to reach this
+// one, when it differs from the listen address. Default: the listen address.
+func WithAdvertisedAddress(addr string) Option {
+	return optionFunc(func(o *options) error {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return fmt.Errorf("%w: WithAdvertisedAddress: %q must be host:port", ErrInvalid, addr)
+		}
+		o.advertise = addr
+		return nil
+	})
+}
+
+// NewSystem builds a System. It starts nothing; call Start.
+func NewSystem(opts ...Option) (*System, error) {
+	o := options{callSlotPool: 4096}
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt.apply(&o); err != nil {
+			return nil, err
+		}
+	}
+	if o.logger == nil {
+		o.logger = zap.NewNop()
+	}
+	if o.clock == nil {
+		o.clock = RealClock()
+	}
+	s := &System{
+		log:     o.logger,
+		clock:   o.clock,
+		opts:    o,
+		stopped: make(chan struct{}),
+		slots:   make(chan *replySlot, o.callSlotPool),
+	}
+	s.table.init()
+	return s, nil
+}
+
+// Start starts the actor system and, when configured, remoting. Calling it
+// again after success does nothing; after Stop it returns ErrStopped.
+func (s *System) Start(ctx context.Context) error {
+	s.startMu.Lock()
+	defer s.startMu.Unlock()
+	switch s.state.Load() {
+	case stateRunning:
+		return nil
+	case stateStopping, stateStopped:
+		return fmt.Errorf("%w: Start after Stop", ErrStopped)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	logger := s.log
+	s.as = actor.NewActorSystem(
+		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return zslog.New(logger) }),
+		actor.WithDeadLetterThrottleInterval(100*time.Millisecond),
+		actor.WithDeadLetterRequestLogging(false),
+	)
+	s.root = s.as.Root
+	if s.opts.remoteAddr != "" {
+		if err := s.startRemote(); err != nil {
+			s.as.Shutdown()
+			return err
+		}
+	}
+	s.infra = make(map[string]struct{})
+	for _, id := range s.registryIDs() {
+		s.infra[id] = struct{}{}
+	}
+	s.state.Store(stateRunning)
+	s.log.Info("actor system started", zap.String("id", s.as.ID), zap.String("address", s.as.Address()))
+	return nil
+}
+
+func (s *System) startRemote() (err error) {
+	host, port, _ := net.SplitHostPort(s.opts.remoteAddr)
+	p, _ := strconv.Atoi(port)
+	var ropts []remote.ConfigOption
+	if s.opts.advertise != "" {
+		ropts = append(ropts, remote.WithAdvertisedHost(s.opts.advertise))
+	}
+	cfg := remote.Configure(host, p, ropts...)
+	r := remote.NewRemote(s.as, cfg)
+	defer func() {
+		// remote.Start panics when it cannot listen: make that an error.
+		if v := recover(); v != nil {
+			err = fmt.Errorf("actor: remoting on %s: %v", s.opts.remoteAddr, v)
+		}
+	}()
+	r.Start()
+	s.remote = r
+	return nil
+}
+
+// Address is the host:port other members reach this system at, or "nonhost"
+// without remoting.
+func (s *System) Address() string {
+	if s.as == nil {
+		return ""
+	}
+	return s.as.Address()
+}
+
+// Logger returns the system's zap logger.
+func (s *System) Logger() *zap.Logger { return s.log }
+
+// Clock returns the system's clock.
+func (s *System) Clock() Clock { return s.clock }
+
+// ProtoActor exposes the underlying proto.actor ActorSystem, for code that
+// needs the engine directly (the cluster layer does). Nil before Start.
+func (s *System) ProtoActor() *actor.ActorSystem { return s.as }
+
+// Running reports whether the system has started and is not stopping.
+func (s *System) Running() bool { return s.state.Load() == stateRunning }
+
+func (s *System) check() error {
+	switch s.state.Load() {
+	case stateRunning:
+		return nil
+	case stateNew:
+		return fmt.Errorf("%w: system not started", ErrStopped)
+	default:
+		return ErrStopped
+	}
+}
+
+// Stop stops every process (children before their parents), waits for all of
+// them to finish, shuts remoting down and releases the engine. It is
+// idempotent: later calls wait for the first and return its result. If ctx
+// ends first, Stop returns ctx's error; processes still running are those
+// stuck in a handler.
+func (s *System) Stop(ctx context.Context) error {
+	s.stopMu.Lock()
+	defer s.stopMu.Unlock()
+	s.startMu.Lock()
+	st := s.state.Load()
+	if st == stateNew {
+		s.state.Store(stateStopped)
+		s.startMu.Unlock()
+		close(s.stopped)
+		return nil
+	}
+	if st == stateStopped {
+		s.startMu.Unlock()
+		return s.stopErr
+	}
+	s.state.Store(stateStopping)
+	s.startMu.Unlock()
+
+	err := s.stopActors(ctx)
+	if s.remote != nil {
+		s.remote.Shutdown(true)
+	}
+	for _, sub := range s.subs {
+		s.as.EventStream.Unsubscribe(sub)
+	}
+	s.drainSlots()
+	s.as.Shutdown()
+	s.state.Store(stateStopped)
+	s.stopErr = err
+	close(s.stopped)
+	if err != nil {
+		s.log.Warn("actor system stopped before every process finished", zap.Error(err))
+	} else {
+		s.log.Info("actor system stopped", zap.String("id", s.as.ID))
+	}
+	return err
+}
+
+// Done is closed when the system has stopped.
+func (s *System) Done() <-chan struct{} { return s.stopped }
+
+func (s *System) registryIDs() []string {
+	var ids []string
+	for _, bucket := range s.as.ProcessRegistry.LocalPIDs.LocalPIDs {
+		for _, k := range bucket.Keys() {
+			ids = append(ids, k)
+		}
+	}
+	return ids
+}
+
+// stopActors sends Stop to every actor process that is not engine
+// infrastructure and waits until each has terminated.
+func (s *System) stopActors(ctx context.Context) error {
+	w := newReaper(s)
+	defer w.close()
+	var targets []*PID
+	for _, bucket := range s.as.ProcessRegistry.LocalPIDs.LocalPIDs {
+		for item := range bucket.IterBuffered() {
+			if _, infra := s.infra[item.Key]; infra {
+				continue
+			}
+			if _, ok := item.Val.(*actor.ActorProcess); !ok {
+				continue
+			}
+			targets = append(targets, s.as.NewLocalPID(item.Key))
+		}
+	}
+	if len(targets) == 0 {
+		return nil
+	}
+	w.expect(len(targets))
+	for _, pid := range targets {
+		s.sendSystem(pid, &actor.Watch{Watcher: w.pid})
+		s.root.Stop(pid)
+	}
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("actor: stop: %d processes still running: %w", w.left(), ctx.Err())
+	}
+}
