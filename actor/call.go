@@ -249,3 +249,10 @@ func ctxErr(pid *PID, err error) error {
 	}
 	return fmt.Errorf("%w: call to %s: %w", ErrCanceled, pid, err)
 }
+
+// NewReplyTo makes a reply handle for a caller at pid. Test kits use it;
+// applications get ReplyTo from Process.ReplyTo.
+func NewReplyTo(pid *PID) ReplyTo { return ReplyTo{pid: pid} }
+
+// PID is the caller's reply address (nil for the zero ReplyTo).
+func (r ReplyTo) PID() *PID { return r.pid }

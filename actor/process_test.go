@@ -216,7 +216,6 @@ func TestDeferredReply(t *testing.T) {
 
 type countHeld struct{}
 
-
 func TestInitFailureReturnedBySpawn(t *testing.T) {
 	s := start(t)
 	boom := errors.New("no database")
