@@ -96,16 +96,19 @@ func WithIdleTimeout(d time.Duration) SpawnOption {
 type Timeout struct{ Idle time.Duration }
 
 // process is the engine actor behind every process Foundation spawns. It
-// keeps the hot path short: one type switch, then the behaviour.
+// keeps the hot path short and the struct small (it exists once per process):
+// a plain Actor with no options costs 32 bytes and one type switch per
+// message.
 type process struct {
 	sys *System
-	b   any // Server or Actor
-	ctx actor.Context
-	x   *procExt
+	b   Actor    // the plain actor; nil for a Server (see x.srv)
+	x   *procExt // everything else, allocated on first use
 }
 
 // procExt is state few processes need, allocated on first use.
 type procExt struct {
+	ctx       actor.Context // the context of the message being handled
+	srv       Server
 	trapExit  bool
 	exiting   bool
 	reason    Reason
@@ -129,12 +132,44 @@ func (p *process) ext() *procExt {
 }
 
 func (p *process) Receive(c actor.Context) {
-	p.ctx = c
-	switch m := c.Message().(type) {
+	m := c.Message()
+	switch m.(type) {
 	case *actor.Started:
+		if p.x == nil {
+			p.plain(c) // a plain actor's start needs no process state
+			return
+		}
+		p.x.ctx = c
 		p.started()
+		return
+	case *actor.Stopping, *actor.Stopped, *actor.Restarting,
+		*actor.Terminated, *exitSignal, *downSignal, *idleTick:
+		p.ext().ctx = c
+		p.lifecycle(c, m)
+		return
+	}
+	if p.x == nil {
+		p.plain(c)
+		return
+	}
+	p.x.ctx = c
+	if p.x.exiting {
+		p.refuse(c)
+		return
+	}
+	p.handle(c, m)
+}
+
+// plain is the hot path: a plain actor without options.
+func (p *process) plain(c actor.Context) {
+	defer p.recoverPanic()
+	p.b.Receive(c)
+}
+
+func (p *process) lifecycle(c actor.Context, m any) {
+	switch m := m.(type) {
 	case *actor.Stopping:
-		p.ext().exiting = true
+		p.x.exiting = true
 	case *actor.Stopped:
 		p.stopped()
 	case *actor.Restarting, *actor.Terminated:
@@ -148,26 +183,19 @@ func (p *process) Receive(c actor.Context) {
 		}
 	case *idleTick:
 		p.idleTick(m)
-	default:
-		if p.x != nil && p.x.exiting {
-			p.refuse(c)
-			return
-		}
-		p.handle(c, m)
 	}
 }
 
 func (p *process) handle(c actor.Context, m any) {
 	defer p.recoverPanic()
-	if p.x != nil && p.x.opts.idleTimeout > 0 {
+	if p.x.opts.idleTimeout > 0 {
 		p.touch()
 	}
-	switch b := p.b.(type) {
-	case Server:
-		p.serve(b, c, m)
-	case Actor:
-		b.Receive(c)
+	if p.x.srv != nil {
+		p.serve(p.x.srv, c, m)
+		return
 	}
+	p.b.Receive(c)
 }
 
 func (p *process) recoverPanic() {
@@ -189,19 +217,17 @@ func (p *process) refuse(c actor.Context) {
 // failCall answers the call being handled with err, when a handler crashed.
 func (p *process) failCall(err error) {
 	if to := p.ReplyTo(); !to.IsZero() {
-		p.Reply(to, fmt.Errorf("%w: %s crashed while handling the call: %v", ErrNoProcess, p.ctx.Self(), err))
+		p.Reply(to, fmt.Errorf("%w: %s crashed while handling the call: %v", ErrNoProcess, p.x.ctx.Self(), err))
 	}
 }
 
 func (p *process) started() {
-	srv, ok := p.b.(Server)
-	if !ok {
-		if a, ok := p.b.(Actor); ok {
-			p.safeActor(a)
-		}
+	x := p.x
+	srv := x.srv
+	if srv == nil {
+		p.safeActor(p.b)
 		return
 	}
-	x := p.ext()
 	err := p.safeInit(srv)
 	if x.init != nil {
 		x.init <- err
@@ -227,7 +253,7 @@ func (p *process) safeInit(srv Server) (err error) {
 // safeActor passes a lifecycle message to a plain Actor, recovering panics.
 func (p *process) safeActor(a Actor) {
 	defer p.recoverPanic()
-	a.Receive(p.ctx)
+	a.Receive(p.x.ctx)
 }
 
 func (p *process) stopped() {
@@ -239,21 +265,20 @@ func (p *process) stopped() {
 	if x.timer != nil {
 		x.timer.Stop()
 	}
-	if p.sys.exited(p.ctx.Self(), reason) {
+	if p.sys.exited(x.ctx.Self(), reason) {
 		reason = Killed
 	}
-	switch b := p.b.(type) {
-	case Server:
+	if x.srv != nil {
 		func() {
 			defer func() {
 				if v := recover(); v != nil {
 					p.Logger().Warn("Terminate panicked", zap.Any("panic", v))
 				}
 			}()
-			b.Terminate(p, reason)
+			x.srv.Terminate(p, reason)
 		}()
-	case Actor:
-		p.safeActor(b)
+	} else {
+		p.safeActor(p.b)
 	}
 	if reason.IsError() {
 		p.Logger().Info("process exited", zap.Stringer("reason", reason))
@@ -284,14 +309,12 @@ func (p *process) exitSignal(m *exitSignal) {
 // info delivers a runtime message (Exit, Down, Timeout) to the behaviour.
 func (p *process) info(m any) {
 	defer p.recoverPanic()
-	switch b := p.b.(type) {
-	case Server:
-		b.HandleInfo(p, m)
-	case Actor:
-		// A plain actor sees the message through its context; wrap it in an
-		// envelope-free redelivery to self keeps ordering simple.
-		p.sys.root.Send(p.ctx.Self(), infoMsg{m})
+	if p.x.srv != nil {
+		p.x.srv.HandleInfo(p, m)
+		return
 	}
+	// A plain actor reads it from its context: redeliver it to self.
+	p.sys.tell(p.x.ctx.Self(), infoMsg{m})
 }
 
 // infoMsg redelivers Exit/Down/Timeout to a plain Actor as its message.
@@ -299,20 +322,20 @@ type infoMsg struct{ m any }
 
 // --- Process interface ---
 
-func (p *process) Self() *PID { return p.ctx.Self() }
+func (p *process) Self() *PID { return p.x.ctx.Self() }
 
-func (p *process) Send(pid *PID, msg any) { p.ctx.Send(pid, msg) }
+func (p *process) Send(pid *PID, msg any) { p.x.ctx.Send(pid, msg) }
 
 func (p *process) SendWithHeaders(pid *PID, msg any, h Headers) {
 	if len(h) == 0 {
-		p.ctx.Send(pid, msg)
+		p.x.ctx.Send(pid, msg)
 		return
 	}
 	p.sys.tellEnvelope(pid, &actor.MessageEnvelope{Header: h.clone(), Message: msg})
 }
 
 func (p *process) Header(k string) string {
-	h := p.ctx.MessageHeader()
+	h := p.x.ctx.MessageHeader()
 	if h == nil {
 		return ""
 	}
@@ -320,14 +343,14 @@ func (p *process) Header(k string) string {
 }
 
 func (p *process) Spawn(b any, opts ...SpawnOption) (*PID, error) {
-	return p.sys.spawn(p.ctx, "", b, opts)
+	return p.sys.spawn(p.x.ctx, "", b, opts)
 }
 
-func (p *process) Link(pid *PID) error { return p.sys.Link(p.ctx.Self(), pid) }
+func (p *process) Link(pid *PID) error { return p.sys.Link(p.x.ctx.Self(), pid) }
 
-func (p *process) Unlink(pid *PID) { p.sys.Unlink(p.ctx.Self(), pid) }
+func (p *process) Unlink(pid *PID) { p.sys.Unlink(p.x.ctx.Self(), pid) }
 
-func (p *process) Monitor(pid *PID) (MonitorRef, error) { return p.sys.Monitor(p.ctx.Self(), pid) }
+func (p *process) Monitor(pid *PID) (MonitorRef, error) { return p.sys.Monitor(p.x.ctx.Self(), pid) }
 
 func (p *process) Demonitor(ref MonitorRef) { p.sys.Demonitor(ref) }
 
@@ -339,11 +362,11 @@ func (p *process) Stop(reason Reason) {
 		x.reason, x.hasReason = reason, true
 	}
 	x.exiting = true
-	p.ctx.Stop(p.ctx.Self())
+	p.x.ctx.Stop(p.x.ctx.Self())
 }
 
 func (p *process) ReplyTo() ReplyTo {
-	s := p.ctx.Sender()
+	s := p.x.ctx.Sender()
 	if s == nil {
 		return ReplyTo{}
 	}
@@ -355,7 +378,7 @@ func (p *process) Reply(to ReplyTo, msg any) { p.sys.reply(to, msg) }
 func (p *process) Logger() *zap.Logger {
 	x := p.ext()
 	if x.log == nil {
-		x.log = p.sys.log.With(zap.Stringer("pid", p.ctx.Self()))
+		x.log = p.sys.log.With(zap.Stringer("pid", p.x.ctx.Self()))
 	}
 	return x.log
 }
@@ -367,7 +390,7 @@ func (p *process) Clock() Clock { return p.sys.clock }
 // spawned by Foundation.
 func ProcessOf(c Context) Process {
 	if p, ok := c.Actor().(*process); ok {
-		p.ctx = c
+		p.ext().ctx = c
 		return p
 	}
 	return nil
@@ -398,7 +421,7 @@ func (p *process) touch() {
 func (p *process) arm(d time.Duration) {
 	x := p.x
 	x.idleGen++
-	gen, self, sys := x.idleGen, p.ctx.Self(), p.sys
+	gen, self, sys := x.idleGen, p.x.ctx.Self(), p.sys
 	x.timer = p.sys.clock.AfterFunc(d, func() { sys.tell(self, &idleTick{gen: gen}) })
 }
 

@@ -35,6 +35,7 @@ func (s *System) props() *actor.Props {
 					}
 				}
 			}),
+			actor.WithDispatcher(s.disp),
 		)
 	})
 	return s.engineProps
@@ -64,20 +65,20 @@ func (s *System) spawn(parent actor.Context, name string, b any, opts []SpawnOpt
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	var beh any
+	src := &process{sys: s}
+	var srv Server
 	switch v := b.(type) {
 	case nil:
 		return nil, fmt.Errorf("%w: Spawn: behaviour is nil; want a Server, an Actor or a func(Context)", ErrInvalid)
 	case Server:
-		beh = v
+		srv = v
 	case Actor:
-		beh = v
+		src.b = v
 	case func(Context):
-		beh = actor.ReceiveFunc(v)
+		src.b = actor.ReceiveFunc(v)
 	default:
 		return nil, fmt.Errorf("%w: Spawn: behaviour of type %T; want a Server, an Actor or a func(Context)", ErrInvalid, b)
 	}
-	src := &process{sys: s, b: beh}
 	var so spawnOpts
 	for _, o := range opts {
 		if o == nil {
@@ -87,10 +88,9 @@ func (s *System) spawn(parent actor.Context, name string, b any, opts []SpawnOpt
 			return nil, err
 		}
 	}
-	_, isServer := beh.(Server)
-	if so != (spawnOpts{}) || isServer {
-		src.x = &procExt{opts: so, trapExit: so.trapExit}
-		if isServer {
+	if so != (spawnOpts{}) || srv != nil {
+		src.x = &procExt{opts: so, trapExit: so.trapExit, srv: srv}
+		if srv != nil {
 			src.x.init = make(chan error, 1)
 		}
 	}

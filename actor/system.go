@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -70,6 +71,7 @@ type System struct {
 	propsOnce   sync.Once
 	engineProps *actor.Props
 	pend        pending
+	disp        *dispatcher
 }
 
 type options struct {
@@ -187,6 +189,7 @@ func (s *System) Start(ctx context.Context) error {
 		actor.WithDeadLetterRequestLogging(false),
 	)
 	s.root = s.as.Root
+	s.disp = newDispatcher(300, int32(4*runtime.GOMAXPROCS(0)+16))
 	if s.opts.remoteAddr != "" {
 		if err := s.startRemote(); err != nil {
 			s.as.Shutdown()
@@ -286,6 +289,7 @@ func (s *System) Stop(ctx context.Context) error {
 		s.as.EventStream.Unsubscribe(sub)
 	}
 	s.drainSlots()
+	s.disp.close()
 	s.as.Shutdown()
 	s.state.Store(stateStopped)
 	s.stopErr = err

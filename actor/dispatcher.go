@@ -1,0 +1,107 @@
+package actor
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// dispatcher runs mailboxes on a pool of parked worker goroutines instead of
+// a new goroutine per scheduling, as the engine's default does. A fresh
+// goroutine starts on a minimal stack and grows it (copying frames) on the
+// first deep call chain, which on a request/reply round trip costs as much as
+// the rest of the trip; a parked worker keeps its grown stack.
+//
+// Workers are owned by the System: idle ones beyond maxIdle are retired once
+// per trim interval, and all of them exit on close.
+type dispatcher struct {
+	work       chan func()
+	quit       chan struct{}
+	wg         sync.WaitGroup
+	idle       atomic.Int32
+	throughput int
+	maxIdle    int32
+	closed     atomic.Bool
+	closeOnce  sync.Once
+}
+
+const dispatcherTrimEvery = time.Second
+
+func newDispatcher(throughput int, maxIdle int32) *dispatcher {
+	d := &dispatcher{
+		work:       make(chan func()),
+		quit:       make(chan struct{}),
+		throughput: throughput,
+		maxIdle:    maxIdle,
+	}
+	d.wg.Add(1)
+	go d.trim()
+	return d
+}
+
+// Schedule hands fn to a parked worker, or starts one.
+func (d *dispatcher) Schedule(fn func()) {
+	select {
+	case d.work <- fn:
+		return
+	default:
+	}
+	if d.closed.Load() {
+		// After close nothing of ours runs; keep engine internals working.
+		go fn()
+		return
+	}
+	d.wg.Add(1)
+	go d.worker(fn)
+}
+
+// Throughput is how many messages a mailbox handles before yielding.
+func (d *dispatcher) Throughput() int { return d.throughput }
+
+func (d *dispatcher) worker(fn func()) {
+	defer d.wg.Done()
+	for {
+		fn()
+		d.idle.Add(1)
+		select {
+		case fn = <-d.work:
+			d.idle.Add(-1)
+			if fn == nil {
+				return // retired by trim
+			}
+		case <-d.quit:
+			d.idle.Add(-1)
+			return
+		}
+	}
+}
+
+func (d *dispatcher) trim() {
+	defer d.wg.Done()
+	t := time.NewTicker(dispatcherTrimEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.quit:
+			return
+		case <-t.C:
+			for n := d.idle.Load() - d.maxIdle; n > 0; n-- {
+				select {
+				case d.work <- nil:
+				default:
+					n = 0
+				}
+			}
+		}
+	}
+}
+
+// close stops every worker and waits for them; mailboxes still scheduled
+// afterwards run on plain goroutines.
+func (d *dispatcher) close() {
+	d.closeOnce.Do(func() {
+		d.closed.Store(true)
+		close(d.quit)
+	})
+	d.wg.Wait()
+}
