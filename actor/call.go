@@ -182,7 +182,7 @@ func Call[R any](ctx context.Context, s *System, pid *PID, req any) (R, error) {
 	}
 	r, ok := m.(R)
 	if !ok {
-		return zero, fmt.Errorf("%w: call to %s: got %T, want %T", ErrBadReply, pid, m, zero)
+		return zero, fmt.Errorf("%w: call to %s: got %T, want %T", ErrBadReply, PIDString(pid), m, zero)
 	}
 	return r, nil
 }
@@ -204,7 +204,7 @@ func (s *System) call(ctx context.Context, pid *PID, req any) (any, error) {
 	}
 	proc, ok := s.as.ProcessRegistry.Get(pid)
 	if !ok && s.isLocal(pid) {
-		return nil, fmt.Errorf("%w: %s", ErrNoProcess, pid)
+		return nil, fmt.Errorf("%w: %s", ErrNoProcess, PIDString(pid))
 	}
 	sl := s.getSlot()
 	gen := sl.arm()
@@ -227,7 +227,7 @@ func (s *System) call(ctx context.Context, pid *PID, req any) (any, error) {
 		m = <-sl.ch // the reply won the race: it is on its way
 	case <-s.stopped:
 		if sl.state.CompareAndSwap(uint64(gen)<<1|1, uint64(gen)<<1) {
-			return nil, fmt.Errorf("%w: call to %s", ErrStopped, pid)
+			return nil, fmt.Errorf("%w: call to %s", ErrStopped, PIDString(pid))
 		}
 		m = <-sl.ch
 	}
@@ -236,18 +236,18 @@ func (s *System) call(ctx context.Context, pid *PID, req any) (any, error) {
 	case *replyErr:
 		return nil, v.err
 	case *protos.CallError:
-		return nil, fmt.Errorf("%w: %s: %s", ErrRemote, pid, v.Message)
+		return nil, fmt.Errorf("%w: %s: %s", ErrRemote, PIDString(pid), v.Message)
 	case *actor.DeadLetterResponse:
-		return nil, fmt.Errorf("%w: %s", ErrNoProcess, pid)
+		return nil, fmt.Errorf("%w: %s", ErrNoProcess, PIDString(pid))
 	}
 	return m, nil
 }
 
 func ctxErr(pid *PID, err error) error {
 	if err == context.DeadlineExceeded {
-		return fmt.Errorf("%w: call to %s: %w", ErrTimeout, pid, err)
+		return fmt.Errorf("%w: call to %s: %w", ErrTimeout, PIDString(pid), err)
 	}
-	return fmt.Errorf("%w: call to %s: %w", ErrCanceled, pid, err)
+	return fmt.Errorf("%w: call to %s: %w", ErrCanceled, PIDString(pid), err)
 }
 
 // NewReplyTo makes a reply handle for a caller at pid. Test kits use it;

@@ -2,6 +2,7 @@ package actor
 
 import (
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -201,7 +202,11 @@ func (p *process) handle(c actor.Context, m any) {
 func (p *process) recoverPanic() {
 	if v := recover(); v != nil {
 		err := &panicError{value: v}
-		p.Logger().Warn("process crashed", zap.Error(err))
+		log := p.Logger()
+		log.Warn("process crashed", zap.Error(err))
+		if ce := log.Check(zap.DebugLevel, "process crash stack"); ce != nil {
+			ce.Write(zap.ByteString("stack", debug.Stack()))
+		}
 		p.failCall(err)
 		p.Stop(ErrorReason(err))
 	}
@@ -217,7 +222,7 @@ func (p *process) refuse(c actor.Context) {
 // failCall answers the call being handled with err, when a handler crashed.
 func (p *process) failCall(err error) {
 	if to := p.ReplyTo(); !to.IsZero() {
-		p.Reply(to, fmt.Errorf("%w: %s crashed while handling the call: %v", ErrNoProcess, p.x.ctx.Self(), err))
+		p.Reply(to, fmt.Errorf("%w: %s crashed while handling the call: %v", ErrNoProcess, PIDString(p.x.ctx.Self()), err))
 	}
 }
 
@@ -378,7 +383,7 @@ func (p *process) Reply(to ReplyTo, msg any) { p.sys.reply(to, msg) }
 func (p *process) Logger() *zap.Logger {
 	x := p.ext()
 	if x.log == nil {
-		x.log = p.sys.log.With(zap.Stringer("pid", p.x.ctx.Self()))
+		x.log = p.sys.log.With(zap.String("pid", PIDString(p.x.ctx.Self())))
 	}
 	return x.log
 }

@@ -62,7 +62,7 @@ func (s *System) checkLocal(what string, pid *PID) error {
 		return err
 	}
 	if !s.isLocal(pid) {
-		return fmt.Errorf("%w: %s: %s is on another member; links and monitors are local to one system", ErrInvalid, what, pid)
+		return fmt.Errorf("%w: %s: %s is on another member; links and monitors are local to one system", ErrInvalid, what, PIDString(pid))
 	}
 	return nil
 }
@@ -88,7 +88,7 @@ func (s *System) Link(a, b *PID) error {
 		e.links[key(b)] = b
 	})
 	if !ok {
-		return fmt.Errorf("%w: Link: %s", ErrNoProcess, a)
+		return fmt.Errorf("%w: Link: %s", ErrNoProcess, PIDString(a))
 	}
 	ok = s.table.with(b, s.alive, func(e *entry) {
 		if e.links == nil {
@@ -99,7 +99,7 @@ func (s *System) Link(a, b *PID) error {
 	if !ok {
 		s.table.peek(a, func(e *entry) { delete(e.links, key(b)) })
 		s.tell(a, &exitSignal{from: b, reason: NoProc, onlyTrapped: true})
-		return fmt.Errorf("%w: Link: %s", ErrNoProcess, b)
+		return fmt.Errorf("%w: Link: %s", ErrNoProcess, PIDString(b))
 	}
 	return nil
 }
@@ -131,7 +131,7 @@ func (s *System) Monitor(watcher, target *PID) (MonitorRef, error) {
 		e.monitoring[ref.id] = struct{}{}
 	})
 	if !ok {
-		return MonitorRef{}, fmt.Errorf("%w: Monitor: watcher %s", ErrNoProcess, watcher)
+		return MonitorRef{}, fmt.Errorf("%w: Monitor: watcher %s", ErrNoProcess, PIDString(watcher))
 	}
 	ok = s.table.with(target, s.alive, func(e *entry) {
 		if e.monitoredBy == nil {
@@ -164,7 +164,7 @@ func (s *System) Kill(pid *PID) error {
 		e.killed = true
 	})
 	if !ok {
-		return fmt.Errorf("%w: Kill: %s", ErrNoProcess, pid)
+		return fmt.Errorf("%w: Kill: %s", ErrNoProcess, PIDString(pid))
 	}
 	s.root.Stop(pid)
 	return nil
@@ -181,7 +181,7 @@ func (s *System) Exit(pid *PID, reason Reason) error {
 		return s.Kill(pid)
 	}
 	if !s.alive(pid) {
-		return fmt.Errorf("%w: Exit: %s", ErrNoProcess, pid)
+		return fmt.Errorf("%w: Exit: %s", ErrNoProcess, PIDString(pid))
 	}
 	s.tell(pid, &exitSignal{reason: reason})
 	return nil
@@ -208,14 +208,14 @@ func (s *System) Register(name string, pid *PID) error {
 		s.table.namesMu.Lock()
 		defer s.table.namesMu.Unlock()
 		if cur, taken := s.table.names[name]; taken {
-			err = fmt.Errorf("%w: %q is registered to %s", ErrNameTaken, name, cur)
+			err = fmt.Errorf("%w: %q is registered to %s", ErrNameTaken, name, PIDString(cur))
 			return
 		}
 		s.table.names[name] = pid
 		e.names = append(e.names, name)
 	})
 	if !live {
-		return fmt.Errorf("%w: Register %q: %s", ErrNoProcess, name, pid)
+		return fmt.Errorf("%w: Register %q: %s", ErrNoProcess, name, PIDString(pid))
 	}
 	return err
 }
@@ -269,7 +269,7 @@ func (s *System) Join(group string, pid *PID) error {
 		}
 	})
 	if !live {
-		return fmt.Errorf("%w: Join %q: %s", ErrNoProcess, group, pid)
+		return fmt.Errorf("%w: Join %q: %s", ErrNoProcess, group, PIDString(pid))
 	}
 	return nil
 }

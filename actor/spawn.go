@@ -131,7 +131,7 @@ func (s *System) spawn(parent actor.Context, name string, b any, opts []SpawnOpt
 	}
 	if src.x != nil && src.x.init != nil {
 		if ierr := <-src.x.init; ierr != nil {
-			return nil, fmt.Errorf("%w: %s: %w", ErrInitFailed, pid, ierr)
+			return nil, fmt.Errorf("%w: %s: %w", ErrInitFailed, PIDString(pid), ierr)
 		}
 	}
 	return pid, nil

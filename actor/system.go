@@ -15,6 +15,7 @@ import (
 	"github.com/asynkron/protoactor-go/eventstream"
 	"github.com/asynkron/protoactor-go/remote"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/foundation-go/foundation/internal/zslog"
 )
@@ -184,7 +185,7 @@ func (s *System) Start(ctx context.Context) error {
 	}
 	logger := s.log
 	s.as = actor.NewActorSystem(
-		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return zslog.New(logger) }),
+		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return zslog.New(logger, s.engineLevel) }),
 		actor.WithDeadLetterThrottleInterval(100*time.Millisecond),
 		actor.WithDeadLetterRequestLogging(false),
 	)
@@ -223,6 +224,25 @@ func (s *System) startRemote() (err error) {
 	r.Start()
 	s.remote = r
 	return nil
+}
+
+// engineLevel demotes the engine's error records that are not errors: a
+// connection closed because this system is shutting down, or because a peer
+// closed it (the membership layer reports peers that leave or fail).
+func (s *System) engineLevel(lvl zapcore.Level, msg string) zapcore.Level {
+	if lvl < zapcore.ErrorLevel {
+		return lvl
+	}
+	if s.state.Load() >= stateStopping {
+		return zapcore.DebugLevel
+	}
+	switch msg {
+	case "EndpointWriter lost connection":
+		return zapcore.InfoLevel
+	case "EndpointWriter failed to connect":
+		return zapcore.WarnLevel // retried by the engine
+	}
+	return lvl
 }
 
 // Address is the host:port other members reach this system at, or "nonhost"

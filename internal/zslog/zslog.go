@@ -14,6 +14,7 @@ import (
 // Handler is a slog.Handler writing to a zapcore.Core.
 type Handler struct {
 	core   zapcore.Core
+	adjust Adjust
 	name   string
 	fields []zapcore.Field
 	groups []string
@@ -21,13 +22,17 @@ type Handler struct {
 
 var _ slog.Handler = (*Handler)(nil)
 
+// Adjust may change the level of a record before it is written (for
+// example to demote the engine's shutdown noise); nil keeps every level.
+type Adjust func(level zapcore.Level, msg string) zapcore.Level
+
 // New returns a slog.Logger whose records go to l's core under the logger
 // name "protoactor". A nil l discards everything.
-func New(l *zap.Logger) *slog.Logger {
+func New(l *zap.Logger, adjust Adjust) *slog.Logger {
 	if l == nil {
 		l = zap.NewNop()
 	}
-	return slog.New(&Handler{core: l.Core(), name: "protoactor"})
+	return slog.New(&Handler{core: l.Core(), adjust: adjust, name: "protoactor"})
 }
 
 // Level maps a slog level onto zap's.
@@ -46,13 +51,20 @@ func Level(l slog.Level) zapcore.Level {
 
 // Enabled reports whether the zap core logs at the record's level.
 func (h *Handler) Enabled(_ context.Context, l slog.Level) bool {
+	if h.adjust != nil {
+		return true // the level may change once the message is known
+	}
 	return h.core.Enabled(Level(l))
 }
 
 // Handle writes one record.
 func (h *Handler) Handle(_ context.Context, r slog.Record) error {
+	lvl := Level(r.Level)
+	if h.adjust != nil {
+		lvl = h.adjust(lvl, r.Message)
+	}
 	ent := zapcore.Entry{
-		Level:      Level(r.Level),
+		Level:      lvl,
 		Time:       r.Time,
 		Message:    r.Message,
 		LoggerName: h.name,

@@ -12,7 +12,7 @@ import (
 
 func TestRoutesIntoZapCore(t *testing.T) {
 	core, logs := observer.New(zapcore.InfoLevel)
-	l := New(zap.New(core))
+	l := New(zap.New(core), nil)
 	l.Debug("hidden")
 	l.With("system", "s1").WithGroup("g").Info("hello", slog.Int("n", 3), slog.Any("err", errors.New("boom")))
 	l.Error("bad")
@@ -30,5 +30,20 @@ func TestRoutesIntoZapCore(t *testing.T) {
 }
 
 func TestNilLoggerDiscards(t *testing.T) {
-	New(nil).Error("nothing happens")
+	New(nil, nil).Error("nothing happens")
+}
+
+func TestAdjustDemotes(t *testing.T) {
+	core, logs := observer.New(zapcore.InfoLevel)
+	l := New(zap.New(core), func(lvl zapcore.Level, msg string) zapcore.Level {
+		if msg == "noise" {
+			return zapcore.DebugLevel
+		}
+		return lvl
+	})
+	l.Error("noise")
+	l.Error("real")
+	if got := logs.All(); len(got) != 1 || got[0].Message != "real" {
+		t.Fatalf("got %v", got)
+	}
 }

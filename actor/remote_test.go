@@ -1,0 +1,98 @@
+package actor_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/foundation-go/foundation/actor"
+	"github.com/foundation-go/foundation/protos"
+)
+
+// headerEcho answers a Ping with a Pong carrying the headers it saw.
+type headerEcho struct{ actor.ServerBase }
+
+func (headerEcho) HandleCall(p actor.Process, req any) (any, error) {
+	ping, ok := req.(*protos.Ping)
+	if !ok {
+		return nil, actor.ErrUnhandled
+	}
+	if ping.Text == "fail" {
+		return nil, errors.New("refused by handler")
+	}
+	return &protos.Pong{Text: ping.Text, Headers: map[string]string{"request-id": p.Header("request-id")}}, nil
+}
+
+func TestHeadersLocal(t *testing.T) {
+	s := start(t)
+	pid, _ := s.Spawn(headerEcho{})
+	ctx := actor.WithHeaders(context.Background(), actor.Headers{"request-id": "r-1"})
+	pong, err := actor.Call[*protos.Pong](ctx, s, pid, &protos.Ping{Text: "hi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pong.Headers["request-id"] != "r-1" {
+		t.Fatalf("header not delivered: %v", pong.Headers)
+	}
+	// Tell with headers reaches HandleCast's Process.Header.
+	got := make(chan string, 1)
+	cast, _ := s.Spawn(&castHeader{got: got})
+	s.TellWithHeaders(cast, "x", actor.Headers{"request-id": "r-2"})
+	select {
+	case v := <-got:
+		if v != "r-2" {
+			t.Fatalf("cast header %q", v)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("cast not delivered")
+	}
+}
+
+type castHeader struct {
+	actor.ServerBase
+	got chan string
+}
+
+func (c *castHeader) HandleCast(p actor.Process, _ any) { c.got <- p.Header("request-id") }
+
+func TestRemoteCallAndHeaders(t *testing.T) {
+	a := start(t, actor.WithRemote("127.0.0.1:0"))
+	b := start(t, actor.WithRemote("127.0.0.1:0"))
+	if a.Address() == b.Address() || a.Address() == "nonhost" {
+		t.Fatalf("addresses %q %q", a.Address(), b.Address())
+	}
+	pid, err := b.Spawn(headerEcho{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pid.Address != b.Address() {
+		t.Fatalf("pid address %q, want %q", pid.Address, b.Address())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ctx = actor.WithHeaders(ctx, actor.Headers{"request-id": "remote-7"})
+	pong, err := actor.Call[*protos.Pong](ctx, a, pid, &protos.Ping{Text: "over the wire"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pong.Text != "over the wire" || pong.Headers["request-id"] != "remote-7" {
+		t.Fatalf("remote reply %v", pong)
+	}
+	// A handler error crosses as ErrRemote with its text.
+	_, err = actor.Call[*protos.Pong](ctx, a, pid, &protos.Ping{Text: "fail"})
+	if !errors.Is(err, actor.ErrRemote) || !contains(err.Error(), "refused by handler") {
+		t.Fatalf("remote error: %v", err)
+	}
+	// A dead remote pid answers ErrNoProcess well before the deadline.
+	dead := b.ProtoActor().NewLocalPID("nobody-here")
+	t0 := time.Now()
+	_, err = actor.Call[*protos.Pong](ctx, a, dead, &protos.Ping{Text: "x"})
+	if !errors.Is(err, actor.ErrNoProcess) || time.Since(t0) > 2*time.Second {
+		t.Fatalf("dead remote pid: %v after %v", err, time.Since(t0))
+	}
+}
+
+func contains(s, sub string) bool {
+	return len(sub) == 0 || (len(s) >= len(sub) && (s[:len(sub)] == sub || contains(s[1:], sub)))
+}
