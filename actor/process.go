@@ -3,6 +3,7 @@ package actor
 import (
 	"fmt"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -123,6 +124,7 @@ type procExt struct {
 	timer     Timer
 	log       *zap.Logger
 	linkErr   error
+	pending   map[string]*PID // deferred calls not yet answered
 }
 
 func (p *process) ext() *procExt {
@@ -273,6 +275,9 @@ func (p *process) stopped() {
 	if p.sys.exited(x.ctx.Self(), reason) {
 		reason = Killed
 	}
+	if len(x.pending) > 0 {
+		p.failPending(reason)
+	}
 	if x.srv != nil {
 		func() {
 			defer func() {
@@ -367,7 +372,10 @@ func (p *process) Stop(reason Reason) {
 		x.reason, x.hasReason = reason, true
 	}
 	x.exiting = true
-	p.x.ctx.Stop(p.x.ctx.Self())
+	// A poison pill queues behind the messages already in the mailbox, which
+	// Receive then refuses (callers get ErrNoProcess at once) instead of the
+	// engine dropping them silently after an immediate stop.
+	p.x.ctx.Poison(p.x.ctx.Self())
 }
 
 func (p *process) ReplyTo() ReplyTo {
@@ -378,7 +386,28 @@ func (p *process) ReplyTo() ReplyTo {
 	return ReplyTo{pid: s}
 }
 
-func (p *process) Reply(to ReplyTo, msg any) { p.sys.reply(to, msg) }
+func (p *process) Reply(to ReplyTo, msg any) {
+	if p.x != nil && p.x.pending != nil {
+		delete(p.x.pending, pendingKey(to.pid))
+	}
+	p.sys.reply(to, msg)
+}
+
+func pendingKey(pid *PID) string {
+	if pid == nil {
+		return ""
+	}
+	return key(pid) + "#" + strconv.FormatUint(uint64(pid.RequestId), 10)
+}
+
+// failPending answers every deferred call still unanswered when the process
+// exits, as an OTP caller's monitor would tell it.
+func (p *process) failPending(reason Reason) {
+	for _, pid := range p.x.pending {
+		p.sys.reply(ReplyTo{pid: pid}, fmt.Errorf("%w: %s exited before replying: %v", ErrNoProcess, PIDString(p.x.ctx.Self()), reason))
+	}
+	p.x.pending = nil
+}
 
 func (p *process) Logger() *zap.Logger {
 	x := p.ext()

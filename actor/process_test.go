@@ -182,6 +182,10 @@ func (d *deferred) HandleCall(p actor.Process, req any) (any, error) {
 }
 
 func (d *deferred) HandleCast(p actor.Process, msg any) {
+	if _, ok := msg.(stopNow); ok {
+		p.Stop(actor.Normal)
+		return
+	}
 	for i, to := range d.held {
 		p.Reply(to, fmt.Sprintf("%v-%d", msg, i))
 		p.Reply(to, "duplicate reply is dropped")
@@ -302,3 +306,34 @@ func TestPanicExitsWithErrorReasonAndFailsTheCall(t *testing.T) {
 		t.Fatalf("reason %v", reason)
 	}
 }
+
+func TestQueuedCallsFailPromptlyWhenServerStops(t *testing.T) {
+	s := start(t)
+	d := &deferred{}
+	pid, _ := s.Spawn(d)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// One held (deferred) call, then a stop request, then more calls queued
+	// behind it: all callers learn at once that the process is gone.
+	errs := make(chan error, 4)
+	go func() { _, err := actor.Call[string](ctx, s, pid, "held"); errs <- err }()
+	eventually(t, 2*time.Second, func() bool {
+		n, _ := actor.Call[int](ctx, s, pid, countHeld{})
+		return n == 1
+	}, "call held")
+	s.Tell(pid, stopNow{})
+	for i := 0; i < 3; i++ {
+		go func() { _, err := actor.Call[string](ctx, s, pid, "queued"); errs <- err }()
+	}
+	t0 := time.Now()
+	for i := 0; i < 4; i++ {
+		if err := <-errs; !errors.Is(err, actor.ErrNoProcess) {
+			t.Fatalf("caller %d: %v, want ErrNoProcess", i, err)
+		}
+	}
+	if d := time.Since(t0); d > 2*time.Second {
+		t.Fatalf("callers waited %v", d)
+	}
+}
+
+type stopNow struct{}

@@ -96,3 +96,15 @@ func TestRemoteCallAndHeaders(t *testing.T) {
 func contains(s, sub string) bool {
 	return len(sub) == 0 || (len(s) >= len(sub) && (s[:len(sub)] == sub || contains(s[1:], sub)))
 }
+
+func TestNoAllocationWithoutHeaders(t *testing.T) {
+	s := start(t)
+	pid, _ := s.Spawn(func(actor.Context) {})
+	msg := &protos.Ping{Text: "x"}
+	if n := testing.AllocsPerRun(2000, func() { s.Tell(pid, msg) }); n > 0 {
+		t.Fatalf("Tell without headers allocates %.1f times per message", n)
+	}
+	if n := testing.AllocsPerRun(2000, func() { s.TellWithHeaders(pid, msg, nil) }); n > 0 {
+		t.Fatalf("TellWithHeaders(nil) allocates %.1f times per message", n)
+	}
+}

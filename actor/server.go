@@ -69,6 +69,10 @@ func (p *process) serve(srv Server, c Context, m any) {
 		return
 	}
 	if reply == NoReply {
+		if p.x.pending == nil {
+			p.x.pending = make(map[string]*PID)
+		}
+		p.x.pending[pendingKey(sender)] = sender
 		return
 	}
 	if reply == nil {

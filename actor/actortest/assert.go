@@ -94,7 +94,7 @@ func (a SendAssertion) Times(n int) bool {
 	} else {
 		fmt.Fprintf(&b, "; sent:")
 		for i, s := range sent {
-			fmt.Fprintf(&b, "\n\t#%d to %s: %s", i, pidString(s.To), describe(s.Msg))
+			fmt.Fprintf(&b, "\n\t#%d to %s: %s", i, actor.PIDString(s.To), describe(s.Msg))
 			if len(s.Headers) > 0 {
 				fmt.Fprintf(&b, " headers %v", map[string]string(s.Headers))
 			}
@@ -129,7 +129,7 @@ func (a SendAssertion) what(n int) string {
 		b.WriteString("s")
 	}
 	if a.to != nil {
-		fmt.Fprintf(&b, " to %s", pidString(a.to))
+		fmt.Fprintf(&b, " to %s", actor.PIDString(a.to))
 	}
 	if a.hasMsg {
 		fmt.Fprintf(&b, " of %s", describe(a.msg))
@@ -162,12 +162,4 @@ func describe(m any) string {
 		return fmt.Sprintf("%T{%v}", m, pm)
 	}
 	return fmt.Sprintf("%#v", m)
-}
-
-// pidString is "address/id", shorter than a PID's text form.
-func pidString(pid *actor.PID) string {
-	if pid == nil {
-		return "<nil>"
-	}
-	return pid.Address + "/" + pid.Id
 }

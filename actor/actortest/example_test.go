@@ -3,6 +3,7 @@ package actortest_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/foundation-go/foundation/actor"
 	"github.com/foundation-go/foundation/actor/actortest"
@@ -63,4 +64,57 @@ func Example() {
 	// 3 <nil>
 	// actor: unhandled call string
 	// test failed: false
+}
+
+// gate holds every call until it is cast "open", then answers them all.
+type gate struct {
+	actor.ServerBase
+	waiting []actor.ReplyTo
+}
+
+func (g *gate) HandleCall(p actor.Process, req any) (any, error) {
+	g.waiting = append(g.waiting, p.ReplyTo())
+	return actor.NoReply, nil
+}
+
+func (g *gate) HandleCast(p actor.Process, msg any) {
+	if msg == "open" {
+		for _, to := range g.waiting {
+			p.Reply(to, "welcome")
+		}
+		g.waiting = nil
+	}
+}
+
+// A deferred reply: the CallResult stays pending until a later message makes
+// the Server answer through Process.Reply.
+func ExampleHarness_Call_deferred() {
+	h := actortest.New(new(testing.T), &gate{})
+	if err := h.Init(); err != nil {
+		fmt.Println("init:", err)
+		return
+	}
+	r := h.Call("may I?")
+	fmt.Println("pending:", r.Pending())
+	h.Cast("open")
+	fmt.Println("pending:", r.Pending(), "reply:", r.Reply())
+	// Output:
+	// pending: true
+	// pending: false reply: welcome
+}
+
+func ExampleClock() {
+	c := actortest.NewClock(time.Date(2024, 1, 1, 12, 0, 0, 0, time.UTC))
+	c.AfterFunc(2*time.Second, func() { fmt.Println("second timer at", c.Now().Format(time.TimeOnly)) })
+	c.AfterFunc(time.Second, func() { fmt.Println("first timer at", c.Now().Format(time.TimeOnly)) })
+	canceled := c.AfterFunc(time.Second, func() { fmt.Println("never runs") })
+	fmt.Println("stopped:", canceled.Stop())
+
+	c.Advance(time.Minute)
+	fmt.Println("now", c.Now().Format(time.TimeOnly))
+	// Output:
+	// stopped: true
+	// first timer at 12:00:01
+	// second timer at 12:00:02
+	// now 12:01:00
 }

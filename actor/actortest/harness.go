@@ -169,7 +169,7 @@ func New(t testing.TB, srv actor.Server, opts ...Option) *Harness {
 	case h.log == nil:
 		h.log = zap.NewNop()
 	}
-	h.p = &process{h: h, log: h.log.With(zap.String("pid", pidString(h.self)))}
+	h.p = &process{h: h, log: h.log.With(zap.String("pid", actor.PIDString(h.self)))}
 	return h
 }
 
@@ -306,7 +306,7 @@ func (h *Harness) Call(req any, opts ...CallOption) *CallResult {
 		return r
 	}
 	h.mu.Lock()
-	h.calls[pidString(caller)] = r
+	h.calls[actor.PIDString(caller)] = r
 	h.mu.Unlock()
 	h.handle(cc.headers, r.to, true, func() {
 		reply, err := h.srv.HandleCall(h.p, req)
@@ -330,7 +330,7 @@ func Call[R any](h *Harness, req any, opts ...CallOption) (R, error) {
 	var zero R
 	r := h.Call(req, opts...)
 	if r.Pending() {
-		return zero, fmt.Errorf("%w: call to %s: HandleCall returned actor.NoReply and nothing has replied; use Harness.Call to follow a deferred reply", actor.ErrTimeout, pidString(h.self))
+		return zero, fmt.Errorf("%w: call to %s: HandleCall returned actor.NoReply and nothing has replied; use Harness.Call to follow a deferred reply", actor.ErrTimeout, actor.PIDString(h.self))
 	}
 	if err := r.Err(); err != nil {
 		return zero, err
@@ -342,7 +342,7 @@ func Call[R any](h *Harness, req any, opts ...CallOption) (R, error) {
 	if m == nil && nilable(reflect.TypeFor[R]()) {
 		return zero, nil
 	}
-	return zero, fmt.Errorf("%w: call to %s: got %T, want %T", actor.ErrBadReply, pidString(h.self), m, zero)
+	return zero, fmt.Errorf("%w: call to %s: got %T, want %T", actor.ErrBadReply, actor.PIDString(h.self), m, zero)
 }
 
 func nilable(t reflect.Type) bool {
@@ -464,10 +464,10 @@ func (h *Harness) admit(what, arg string) error {
 	switch {
 	case !inited:
 		h.t.Errorf("actortest: %s(%s) before Init: the runtime runs Init before any message; call Harness.Init first", what, arg)
-		return fmt.Errorf("%w: %s has not started", actor.ErrNoProcess, pidString(h.self))
+		return fmt.Errorf("%w: %s has not started", actor.ErrNoProcess, actor.PIDString(h.self))
 	case stopping:
 		h.t.Errorf("actortest: %s(%s) after the process stopped with reason %v: a stopped process receives nothing", what, arg, reason)
-		return fmt.Errorf("%w: %s stopped with reason %v", actor.ErrNoProcess, pidString(h.self), reason)
+		return fmt.Errorf("%w: %s stopped with reason %v", actor.ErrNoProcess, actor.PIDString(h.self), reason)
 	}
 	return nil
 }
@@ -505,7 +505,7 @@ func (h *Harness) protect(fn func()) {
 		to := h.replyTo
 		h.mu.Unlock()
 		if !to.IsZero() {
-			h.answer(to, fmt.Errorf("%w: %s crashed while handling the call: %v", actor.ErrNoProcess, pidString(h.self), err))
+			h.answer(to, fmt.Errorf("%w: %s crashed while handling the call: %v", actor.ErrNoProcess, actor.PIDString(h.self), err))
 		}
 		h.stop(actor.ErrorReason(err))
 	}()
@@ -520,7 +520,7 @@ func (h *Harness) answer(to actor.ReplyTo, msg any) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	k := pidString(to.PID())
+	k := actor.PIDString(to.PID())
 	if r := h.calls[k]; r != nil {
 		r.resolveLocked(msg)
 		delete(h.calls, k)
