@@ -689,20 +689,37 @@ func TestPanicInCastAndTerminate(t *testing.T) {
 	}
 }
 
-func TestPendingCallStaysPendingWhenTheProcessCrashesLater(t *testing.T) {
+func TestPendingCallsFailWhenTheProcessExits(t *testing.T) {
 	d := &deferrer{}
+	var inTerminate []bool
 	h := started(t, &struct {
 		*deferrer
 		crashOnInfo
-	}{deferrer: d})
+		terminateProbe
+	}{deferrer: d, terminateProbe: terminateProbe{d: d, pending: &inTerminate}}, actortest.WithLogger(nil))
 	r := h.Call("x")
 	h.Info("crash")
-	if !r.Pending() {
-		t.Fatalf("a deferred call must stay pending when a later message crashes; got %v, %v", r.Reply(), r.Err())
+	if r.Pending() || !errors.Is(r.Err(), actor.ErrNoProcess) || !strings.Contains(r.Err().Error(), "exited before replying: error: panic: info") {
+		t.Fatalf("deferred call after the process exited: pending %v, err %v; want ErrNoProcess", r.Pending(), r.Err())
 	}
 	if _, ok := h.Stopped(); !ok {
 		t.Fatal("the crash must stop the process")
 	}
+	// Terminate replied to the held caller: too late, the call had failed.
+	if len(inTerminate) != 1 || r.Reply() != nil || len(h.Replies()) != 1 {
+		t.Fatalf("reply from Terminate: reply %v, replies %v", r.Reply(), h.Replies())
+	}
+}
+
+// terminateProbe replies from Terminate to every call d still holds.
+type terminateProbe struct {
+	d       *deferrer
+	pending *[]bool
+}
+
+func (tp terminateProbe) Terminate(p actor.Process, _ actor.Reason) {
+	*tp.pending = append(*tp.pending, true)
+	tp.d.HandleCast(p, "from Terminate")
 }
 
 type crashOnInfo struct{}

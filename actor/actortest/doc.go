@@ -47,6 +47,8 @@
 //     that traps exits, otherwise nothing for actor.Normal and a stop for
 //     any other reason. Down delivers actor.Down only for a live monitor.
 //   - Replying twice to one call: the caller receives the first reply.
+//   - When the process exits, deferred calls still unanswered fail with an
+//     error wrapping actor.ErrNoProcess, before Terminate runs.
 //
 // # Time
 //

@@ -250,7 +250,8 @@ func (r *CallResult) Reply() any {
 
 // Err is the error the caller receives: the handler's error, an error sent
 // with Process.Reply, or one wrapping actor.ErrNoProcess when the handler
-// panicked or the process was not running.
+// panicked, the process was not running, or it exited before answering a
+// deferred call.
 func (r *CallResult) Err() error {
 	r.h.mu.Lock()
 	defer r.h.mu.Unlock()
@@ -258,7 +259,7 @@ func (r *CallResult) Err() error {
 }
 
 // Pending reports whether the caller is still waiting: HandleCall returned
-// actor.NoReply and nothing has replied since.
+// actor.NoReply, nothing has replied since, and the process is running.
 func (r *CallResult) Pending() bool {
 	r.h.mu.Lock()
 	defer r.h.mu.Unlock()
@@ -537,7 +538,8 @@ func (h *Harness) stop(reason actor.Reason) {
 }
 
 // finish runs Terminate once the process is stopping, as the runtime does
-// after the message during which Stop was called.
+// after the message during which Stop was called, and fails the deferred
+// calls left unanswered.
 func (h *Harness) finish() {
 	h.mu.Lock()
 	if !h.stopping || h.terminated {
@@ -551,6 +553,12 @@ func (h *Harness) finish() {
 		h.idleTimer = nil
 	}
 	h.idleArmed = false
+	// Deferred calls still unanswered fail now, before Terminate, as in the
+	// runtime: their callers learn at once that the process is gone.
+	for k, r := range h.calls {
+		r.resolveLocked(fmt.Errorf("%w: %s exited before replying: %v", actor.ErrNoProcess, actor.PIDString(h.self), reason))
+		delete(h.calls, k)
+	}
 	h.mu.Unlock()
 	defer func() {
 		if v := recover(); v != nil {
