@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"reflect"
 	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -180,6 +181,14 @@ func Call[R any](ctx context.Context, s *System, pid *PID, req any) (R, error) {
 	if err != nil {
 		return zero, err
 	}
+	if m == nil {
+		// A nil reply is the zero value of a type that can be nil.
+		switch reflect.TypeFor[R]().Kind() {
+		case reflect.Pointer, reflect.Interface, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan:
+			return zero, nil
+		}
+		return zero, fmt.Errorf("%w: call to %s: got nil, want %T", ErrBadReply, PIDString(pid), zero)
+	}
 	r, ok := m.(R)
 	if !ok {
 		return zero, fmt.Errorf("%w: call to %s: got %T, want %T", ErrBadReply, PIDString(pid), m, zero)
@@ -239,6 +248,9 @@ func (s *System) call(ctx context.Context, pid *PID, req any) (any, error) {
 		return nil, fmt.Errorf("%w: %s: %s", ErrRemote, PIDString(pid), v.Message)
 	case *actor.DeadLetterResponse:
 		return nil, fmt.Errorf("%w: %s", ErrNoProcess, PIDString(pid))
+	}
+	if m == nilReply {
+		return nil, nil
 	}
 	return m, nil
 }

@@ -46,6 +46,9 @@ type Process interface {
 	// Reply answers a call; msg may be an error, which the caller receives as
 	// its error. Replying twice to one call sends nothing the second time.
 	Reply(to ReplyTo, msg any)
+	// SendAfter sends msg to this process after d on the system's Clock
+	// (Erlang's send_after); Stop the Timer to cancel it.
+	SendAfter(d time.Duration, msg any) Timer
 	// Logger is the system's logger, with this process's pid attached.
 	Logger() *zap.Logger
 	// Clock is the system's clock.
@@ -63,6 +66,28 @@ type spawnOpts struct {
 	link        *PID
 	trapExit    bool
 	idleTimeout time.Duration
+}
+
+// SpawnConfig is what a list of SpawnOptions asks for; test kits read it.
+type SpawnConfig struct {
+	Link        *PID
+	TrapExit    bool
+	IdleTimeout time.Duration
+}
+
+// ResolveSpawnOptions applies opts and reports the result, or the first
+// invalid option's error.
+func ResolveSpawnOptions(opts ...SpawnOption) (SpawnConfig, error) {
+	var o spawnOpts
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt.applySpawn(&o); err != nil {
+			return SpawnConfig{}, err
+		}
+	}
+	return SpawnConfig{Link: o.link, TrapExit: o.trapExit, IdleTimeout: o.idleTimeout}, nil
 }
 
 // WithLink links the new process with pid atomically with its start, like
@@ -203,7 +228,7 @@ func (p *process) handle(c actor.Context, m any) {
 
 func (p *process) recoverPanic() {
 	if v := recover(); v != nil {
-		err := &panicError{value: v}
+		err := &PanicError{Value: v}
 		log := p.Logger()
 		log.Warn("process crashed", zap.Error(err))
 		if ce := log.Check(zap.DebugLevel, "process crash stack"); ce != nil {
@@ -251,7 +276,7 @@ func (p *process) started() {
 func (p *process) safeInit(srv Server) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = &panicError{value: v}
+			err = &PanicError{Value: v}
 		}
 	}()
 	return srv.Init(p)
@@ -418,6 +443,11 @@ func (p *process) Logger() *zap.Logger {
 }
 
 func (p *process) Clock() Clock { return p.sys.clock }
+
+func (p *process) SendAfter(d time.Duration, msg any) Timer {
+	self, sys := p.x.ctx.Self(), p.sys
+	return sys.clock.AfterFunc(d, func() { sys.tell(self, msg) })
+}
 
 // ProcessOf returns the Process behind a plain Actor's context, so that a
 // plain Actor can link, monitor and trap exits. It returns nil for actors not

@@ -79,14 +79,18 @@ func (r Reason) String() string {
 	}
 }
 
-// panicError is the cause recorded when a handler panics.
-type panicError struct{ value any }
+// PanicError is the cause recorded when a handler panics: the reason is
+// ErrorReason(&PanicError{...}). Match it with errors.As.
+type PanicError struct {
+	// Value is what the handler panicked with.
+	Value any
+}
 
-func (p *panicError) Error() string { return fmt.Sprintf("panic: %v", p.value) }
+func (p *PanicError) Error() string { return fmt.Sprintf("panic: %v", p.Value) }
 
 // Unwrap exposes a panicked error value to errors.Is / errors.As.
-func (p *panicError) Unwrap() error {
-	if err, ok := p.value.(error); ok {
+func (p *PanicError) Unwrap() error {
+	if err, ok := p.Value.(error); ok {
 		return err
 	}
 	return nil

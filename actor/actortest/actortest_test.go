@@ -1045,3 +1045,31 @@ func TestClockConcurrentUse(t *testing.T) {
 		t.Fatalf("ran %d timers; want 320 to 400", ran)
 	}
 }
+
+type timerServer struct{ actor.ServerBase }
+
+func (timerServer) HandleCast(p actor.Process, msg any) {
+	p.SendAfter(time.Second, "tick")
+	_, _ = p.Spawn(timerServer{}, actor.WithTrapExit(), actor.WithIdleTimeout(time.Minute))
+	if _, err := p.Spawn(timerServer{}, actor.WithIdleTimeout(-1)); err == nil {
+		panic("negative idle timeout accepted")
+	}
+}
+
+func TestSendAfterAndSpawnConfig(t *testing.T) {
+	h := actortest.New(t, timerServer{})
+	if err := h.Init(); err != nil {
+		t.Fatal(err)
+	}
+	h.Cast("go")
+	h.ShouldSend().To(h.Self()).Message("tick").Never()
+	h.Clock().Advance(time.Second)
+	h.ShouldSend().To(h.Self()).Message("tick").Once()
+	sp := h.Spawned()
+	if len(sp) != 1 || !sp[0].Config.TrapExit || sp[0].Config.IdleTimeout != time.Minute {
+		t.Fatalf("spawned %+v", sp)
+	}
+	if _, stopped := h.Stopped(); stopped {
+		t.Fatal("server stopped")
+	}
+}

@@ -197,7 +197,7 @@ func (h *Harness) Init() error {
 	func() {
 		defer func() {
 			if v := recover(); v != nil {
-				err = &panicError{value: v}
+				err = &actor.PanicError{Value: v}
 			}
 		}()
 		err = h.srv.Init(h.p)
@@ -500,7 +500,7 @@ func (h *Harness) protect(fn func()) {
 		if v == nil {
 			return
 		}
-		err := &panicError{value: v}
+		err := &actor.PanicError{Value: v}
 		h.p.log.Warn("process crashed", zap.Error(err))
 		h.mu.Lock()
 		to := h.replyTo
@@ -623,6 +623,8 @@ type Spawned struct {
 	PID       *actor.PID
 	Behaviour any
 	Opts      []actor.SpawnOption
+	// Config is what Opts resolve to (link, trap exit, idle timeout).
+	Config actor.SpawnConfig
 }
 
 // Sent returns every message sent, in order.
@@ -691,17 +693,4 @@ func (h *Harness) Stopped() (actor.Reason, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.reason, h.stopping
-}
-
-// panicError is the cause recorded when a handler panics, as in the runtime.
-type panicError struct{ value any }
-
-func (p *panicError) Error() string { return fmt.Sprintf("panic: %v", p.value) }
-
-// Unwrap exposes a panicked error value to errors.Is and errors.As.
-func (p *panicError) Unwrap() error {
-	if err, ok := p.value.(error); ok {
-		return err
-	}
-	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -43,9 +44,12 @@ func (p *process) Header(key string) string {
 }
 
 // Spawn accepts what System.Spawn accepts and records the child without
-// running it. Options are recorded as given: SpawnOption is sealed, so the
-// harness cannot check them.
+// running it, with its resolved options (Spawned.Config).
 func (p *process) Spawn(b any, opts ...actor.SpawnOption) (*actor.PID, error) {
+	cfg, err := actor.ResolveSpawnOptions(opts...)
+	if err != nil {
+		return nil, err
+	}
 	switch b.(type) {
 	case nil:
 		return nil, fmt.Errorf("%w: Spawn: behaviour is nil; want a Server, an Actor or a func(Context)", actor.ErrInvalid)
@@ -58,7 +62,7 @@ func (p *process) Spawn(b any, opts ...actor.SpawnOption) (*actor.PID, error) {
 	defer h.mu.Unlock()
 	h.nChild++
 	pid := &actor.PID{Address: h.self.Address, Id: fmt.Sprintf("%s/child-%d", h.self.Id, h.nChild)}
-	h.spawned = append(h.spawned, Spawned{PID: pid, Behaviour: b, Opts: slices.Clone(opts)})
+	h.spawned = append(h.spawned, Spawned{PID: pid, Behaviour: b, Opts: slices.Clone(opts), Config: cfg})
 	return pid, nil
 }
 
@@ -123,3 +127,11 @@ func (p *process) Reply(to actor.ReplyTo, msg any) {
 func (p *process) Logger() *zap.Logger { return p.log }
 
 func (p *process) Clock() actor.Clock { return p.h.clock }
+
+// SendAfter schedules msg on the harness Clock; when Advance reaches it, it
+// is recorded as sent to self (the harness delivers nothing by itself: feed
+// it back with Cast or Info to test the handling).
+func (p *process) SendAfter(d time.Duration, msg any) actor.Timer {
+	self := p.h.self
+	return p.h.clock.AfterFunc(d, func() { p.Send(self, msg) })
+}
