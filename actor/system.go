@@ -15,6 +15,8 @@ import (
 	"github.com/asynkron/protoactor-go/eventstream"
 	"github.com/asynkron/protoactor-go/remote"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/foundation-go/foundation/internal/zslog"
@@ -76,6 +78,8 @@ type System struct {
 }
 
 type options struct {
+	dialOpts     []grpc.DialOption
+	serverOpts   []grpc.ServerOption
 	logger       *zap.Logger
 	clock        Clock
 	remoteAddr   string
@@ -137,6 +141,25 @@ func WithAdvertisedAddress(addr string) Option {
 			return fmt.Errorf("%w: WithAdvertisedAddress: %q must be host:port", ErrInvalid, addr)
 		}
 		o.advertise = addr
+		return nil
+	})
+}
+
+// WithRemoteDialOptions adds gRPC dial options used to reach other members
+// (transport credentials for mTLS, a custom dialer). Default: insecure
+// transport, the system dialer.
+func WithRemoteDialOptions(opts ...grpc.DialOption) Option {
+	return optionFunc(func(o *options) error {
+		o.dialOpts = append(o.dialOpts, opts...)
+		return nil
+	})
+}
+
+// WithRemoteServerOptions adds gRPC server options for the remoting listener
+// (credentials for mTLS). Default: none.
+func WithRemoteServerOptions(opts ...grpc.ServerOption) Option {
+	return optionFunc(func(o *options) error {
+		o.serverOpts = append(o.serverOpts, opts...)
 		return nil
 	})
 }
@@ -212,6 +235,15 @@ func (s *System) startRemote() (err error) {
 	var ropts []remote.ConfigOption
 	if s.opts.advertise != "" {
 		ropts = append(ropts, remote.WithAdvertisedHost(s.opts.advertise))
+	}
+	if len(s.opts.dialOpts) > 0 {
+		// The engine's option replaces its defaults: keep plaintext as the
+		// base so that a dialer alone works; credentials given later win.
+		dial := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, s.opts.dialOpts...)
+		ropts = append(ropts, remote.WithDialOptions(dial...))
+	}
+	if len(s.opts.serverOpts) > 0 {
+		ropts = append(ropts, remote.WithServerOptions(s.opts.serverOpts...))
 	}
 	cfg := remote.Configure(host, p, ropts...)
 	r := remote.NewRemote(s.as, cfg)

@@ -1,0 +1,238 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/foundation-go/foundation/cluster"
+	"github.com/foundation-go/foundation/cluster/clustertest"
+	"github.com/foundation-go/foundation/provider"
+)
+
+func ids(ms []cluster.Member) map[string]cluster.Status {
+	out := make(map[string]cluster.Status, len(ms))
+	for _, m := range ms {
+		out[m.ID] = m.Status
+	}
+	return out
+}
+
+// waitEvent reads events until one of kind about id arrives.
+func waitEvent(t *testing.T, ch <-chan cluster.MemberEvent, kind cluster.EventKind, id string, timeout time.Duration) cluster.MemberEvent {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				t.Fatalf("event channel closed waiting for %v %s", kind, id)
+			}
+			if ev.Kind == kind && ev.Member.ID == id {
+				return ev
+			}
+			if kind == cluster.Left && ev.Member.ID == id && ev.Kind == cluster.MemberUnreachable {
+				t.Fatalf("%s became unreachable; want a graceful leave", id)
+			}
+		case <-deadline:
+			t.Fatalf("no %v event for %s within %v", kind, id, timeout)
+		}
+	}
+}
+
+func TestFormationOfThree(t *testing.T) {
+	c := clustertest.Start(t, 3, clustertest.Options{Kinds: []string{"counter"}})
+	for _, m := range c.Running() {
+		ms := m.Membership.Members()
+		if len(ms) != 3 {
+			t.Fatalf("member %s sees %d", m.Address, len(ms))
+		}
+		for _, x := range ms {
+			if x.Status != cluster.Up || len(x.Kinds) != 1 || x.Kinds[0] != "counter" {
+				t.Fatalf("member view entry %+v", x)
+			}
+		}
+		if !m.Membership.Ready() {
+			t.Fatalf("%s not ready", m.Address)
+		}
+	}
+}
+
+func TestGracefulLeaveIsLeftNotUnreachable(t *testing.T) {
+	c := clustertest.Start(t, 3, clustertest.Options{})
+	ev, cancel := c.Member(0).Membership.Subscribe(64)
+	defer cancel()
+	leaving := c.Member(2).Membership.Self().ID
+	t0 := time.Now()
+	c.Stop(2)
+	if d := time.Since(t0); d > time.Second {
+		t.Fatalf("graceful stop took %v, want <= 1s", d)
+	}
+	waitEvent(t, ev, cluster.Left, leaving, 2*time.Second)
+	c.WaitMembers(2, 2*time.Second)
+}
+
+func TestCrashDetectedAndRestartRejoinsUnderNewID(t *testing.T) {
+	c := clustertest.Start(t, 3, clustertest.Options{})
+	ev, cancel := c.Member(0).Membership.Subscribe(64)
+	defer cancel()
+	dead := c.Member(2).Membership.Self().ID
+	t0 := time.Now()
+	c.Kill(2)
+	waitEvent(t, ev, cluster.MemberUnreachable, dead, 2*time.Second)
+	waitEvent(t, ev, cluster.Removed, dead, 2*time.Second)
+	if d := time.Since(t0); d > time.Second {
+		t.Fatalf("crash removed after %v, want <= 1s", d)
+	}
+	c.WaitMembers(2, 2*time.Second)
+	// A new run at the same address joins under a new id.
+	m, err := c.Restart(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := m.Membership.Self().ID
+	if fresh == dead {
+		t.Fatal("restarted member reused its id")
+	}
+	waitEvent(t, ev, cluster.Joined, fresh, 3*time.Second)
+	c.WaitMembers(3, 3*time.Second)
+}
+
+func TestPartitionMarksUnreachableAndHealRestores(t *testing.T) {
+	// Long RemoveAfter: the partitioned member stays unreachable rather than
+	// being removed, so healing shows it reachable again.
+	c := clustertest.Start(t, 3, clustertest.Options{RemoveAfter: time.Minute})
+	a, b := c.Member(0), c.Member(2)
+	ev, cancel := a.Membership.Subscribe(64)
+	defer cancel()
+	c.Network.Partition(a.Address, b.Address)
+	bid := b.Membership.Self().ID
+	waitEvent(t, ev, cluster.MemberUnreachable, bid, 2*time.Second)
+	if st := ids(a.Membership.Members())[bid]; st != cluster.Unreachable {
+		t.Fatalf("status %v", st)
+	}
+	c.Network.Heal(a.Address, b.Address)
+	waitEvent(t, ev, cluster.MemberReachable, bid, 2*time.Second)
+}
+
+func TestPartitionLongerThanRemoveAfterRejoins(t *testing.T) {
+	c := clustertest.Start(t, 2, clustertest.Options{})
+	a, b := c.Member(0), c.Member(1)
+	ev, cancel := a.Membership.Subscribe(64)
+	defer cancel()
+	c.Network.Partition(a.Address, b.Address)
+	bid := b.Membership.Self().ID
+	waitEvent(t, ev, cluster.Removed, bid, 2*time.Second)
+	c.Network.HealAll()
+	waitEvent(t, ev, cluster.Joined, bid, 2*time.Second)
+}
+
+func TestDelayAndDropBelowThresholdsKeepMembersUp(t *testing.T) {
+	c := clustertest.Start(t, 2, clustertest.Options{})
+	a, b := c.Member(0), c.Member(1)
+	ev, cancel := a.Membership.Subscribe(64)
+	defer cancel()
+	c.Network.Delay(a.Address, b.Address, 50*time.Millisecond)
+	c.Network.Drop(a.Address, b.Address, 0.3)
+	// Over many heartbeat intervals nothing becomes unreachable... with 30%
+	// loss three consecutive losses are possible; only assert the delay.
+	c.Network.Drop(a.Address, b.Address, 0)
+	deadline := time.After(time.Second)
+	for {
+		select {
+		case e := <-ev:
+			if e.Kind == cluster.MemberUnreachable {
+				t.Fatalf("unexpected %v", e)
+			}
+		case <-deadline:
+			return
+		}
+	}
+}
+
+// rejectedLogs starts a lone member with the given name and secret pointed
+// at c's members and returns how c's first member logged it.
+func TestStrangersAreRejectedAndLogged(t *testing.T) {
+	core, logs := observer.New(zapcore.InfoLevel)
+	c := clustertest.Start(t, 2, clustertest.Options{Logger: zap.New(core)})
+	target := c.Member(0)
+	for _, tc := range []struct{ name, cluster, secret string }{
+		{"wrong secret", "clustertest", "not-the-secret"},
+		{"other cluster", "other", "clustertest-secret"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, err := cluster.ListenUDP("127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			stranger, err := cluster.NewMembership(cluster.MembershipConfig{
+				Cluster:           tc.cluster,
+				Secret:            []byte(tc.secret),
+				Self:              cluster.Member{Address: tr.LocalAddress()},
+				HeartbeatInterval: 50 * time.Millisecond,
+				SuspectAfter:      200 * time.Millisecond,
+				RemoveAfter:       200 * time.Millisecond,
+				Transport:         tr,
+			}, fixed{target.Address})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := stranger.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			defer stranger.Stop(context.Background())
+			clustertest.Eventually(t, func() bool {
+				return logs.FilterMessage("membership: rejected a join attempt").FilterField(zap.String("from", tr.LocalAddress())).Len() > 0
+			}, 3*time.Second, "the attempt is logged")
+			for _, m := range c.Running() {
+				for _, x := range m.Membership.Members() {
+					if x.ID == stranger.Self().ID {
+						t.Fatalf("stranger admitted by %s", m.Address)
+					}
+				}
+			}
+			if len(stranger.Members()) != 1 {
+				t.Fatalf("stranger admitted the cluster's members: %v", stranger.Members())
+			}
+		})
+	}
+}
+
+type fixed []string
+
+func (f fixed) Start(_ context.Context, _ provider.Member, update func([]provider.Member)) error {
+	var ms []provider.Member
+	for _, a := range f {
+		ms = append(ms, provider.Member{Address: a})
+	}
+	update(ms)
+	return nil
+}
+
+func (fixed) Stop(context.Context) error { return nil }
+
+func TestMembershipConfigErrors(t *testing.T) {
+	_, err := cluster.NewMembership(cluster.MembershipConfig{}, nil)
+	if !errors.Is(err, cluster.ErrMembershipConfig) {
+		t.Fatalf("got %v", err)
+	}
+	for _, field := range []string{"Cluster", "Self.Address", "HeartbeatInterval", "SuspectAfter", "RemoveAfter", "provider"} {
+		if !contains(err.Error(), field) {
+			t.Errorf("error does not name %s: %v", field, err)
+		}
+	}
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
