@@ -25,12 +25,12 @@ func TestMembershipStateGolden(t *testing.T) {
 	rec(s.heard(a, at(0)))
 	rec(s.heard(b, at(0)))
 	rec(s.heard(a, at(100)))
-	rec(s.tick(at(250)))   // nothing yet
-	rec(s.tick(at(300)))   // b silent 300ms: unreachable; a heard at 100
-	rec(s.heard(b, at(350))) // b is back
-	rec(s.tick(at(400)))   // a silent 300ms
-	rec(s.tick(at(599)))   // a unreachable 199ms: kept
-	rec(s.tick(at(600)))   // a unreachable 200ms: removed
+	rec(s.tick(at(250)))      // nothing yet
+	rec(s.tick(at(300)))      // b silent 300ms: unreachable; a heard at 100
+	rec(s.heard(b, at(350)))  // b is back
+	rec(s.tick(at(400)))      // a silent 300ms
+	rec(s.tick(at(599)))      // a unreachable 199ms: kept
+	rec(s.tick(at(600)))      // a unreachable 200ms: removed
 	rec(s.heard(b2, at(610))) // b replaced
 	rec(s.left("b2", at(700)))
 	rec(s.left("nobody", at(700)))
