@@ -1,0 +1,309 @@
+package supervision_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/eventstream"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/foundation-go/foundation/actor"
+	"github.com/foundation-go/foundation/supervision"
+)
+
+// start returns a running system stopped at the end of the test; the test
+// fails if anything was logged at ERROR.
+func start(t *testing.T, opts ...actor.Option) *actor.System {
+	t.Helper()
+	s, _ := startWithLogs(t, opts...)
+	return s
+}
+
+// startWithLogs is start, also returning what the system logs.
+func startWithLogs(t *testing.T, opts ...actor.Option) (*actor.System, *observer.ObservedLogs) {
+	t.Helper()
+	core, logs := observer.New(zapcore.DebugLevel)
+	opts = append([]actor.Option{actor.WithLogger(zap.New(core))}, opts...)
+	s, err := actor.NewSystem(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := s.Stop(ctx); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+		for _, e := range logs.FilterLevelExact(zapcore.ErrorLevel).All() {
+			t.Errorf("ERROR logged: %s %v", e.Message, e.ContextMap())
+		}
+	})
+	return s, logs
+}
+
+func bg() context.Context { return context.Background() }
+
+// eventually polls cond until it holds or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for: %s", timeout, what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// journal records what workers do, in order: "start:a", "stop:a".
+type journal struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (j *journal) add(s string) {
+	j.mu.Lock()
+	j.lines = append(j.lines, s)
+	j.mu.Unlock()
+}
+
+func (j *journal) all() []string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return slices.Clone(j.lines)
+}
+
+func (j *journal) reset() {
+	j.mu.Lock()
+	j.lines = nil
+	j.mu.Unlock()
+}
+
+// without returns the lines other than drop.
+func without(lines []string, drop ...string) []string {
+	return slices.DeleteFunc(lines, func(l string) bool { return slices.Contains(drop, l) })
+}
+
+// worker is a test Server that journals its start and stop.
+type worker struct {
+	actor.ServerBase
+	name    string
+	j       *journal
+	trap    bool  // trap exits and ignore exit signals (to be killed)
+	initErr error // Init fails with it
+	stopped chan actor.Reason
+	inited  bool
+}
+
+func (w *worker) Init(p actor.Process) error {
+	if w.initErr != nil {
+		return w.initErr
+	}
+	p.TrapExit(w.trap)
+	w.inited = true
+	if w.j != nil {
+		w.j.add("start:" + w.name)
+	}
+	return nil
+}
+
+func (w *worker) HandleCall(p actor.Process, req any) (any, error) {
+	switch m := req.(type) {
+	case string:
+		return "pong:" + m, nil
+	case func(actor.Process) (any, error):
+		return m(p)
+	}
+	return nil, actor.ErrUnhandled
+}
+
+func (w *worker) HandleCast(p actor.Process, msg any) {
+	if f, ok := msg.(func(actor.Process)); ok {
+		f(p)
+	}
+}
+
+func (w *worker) Terminate(_ actor.Process, reason actor.Reason) {
+	if w.j != nil && w.inited { // actor calls Terminate after a failed Init too
+		w.j.add("stop:" + w.name)
+	}
+	if w.stopped != nil {
+		select {
+		case w.stopped <- reason:
+		default:
+		}
+	}
+}
+
+// spec is a worker child spec journaling into j.
+func spec(name string, j *journal) supervision.ChildSpec {
+	return supervision.Worker(name, func() actor.Server { return &worker{name: name, j: j} })
+}
+
+func crash(s *actor.System, pid *actor.PID) {
+	s.Tell(pid, func(actor.Process) { panic("boom") })
+}
+
+func exitNormally(s *actor.System, pid *actor.PID) {
+	s.Tell(pid, func(p actor.Process) { p.Stop(actor.Normal) })
+}
+
+// children returns id -> pid (nil when not running).
+func children(t *testing.T, which func(context.Context) ([]supervision.ChildInfo, error)) map[string]*actor.PID {
+	t.Helper()
+	cs, err := which(bg())
+	if err != nil {
+		t.Fatalf("WhichChildren: %v", err)
+	}
+	out := make(map[string]*actor.PID, len(cs))
+	for _, c := range cs {
+		out[c.ID] = c.PID
+	}
+	return out
+}
+
+func ids(cs []supervision.ChildInfo) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.ID
+	}
+	return out
+}
+
+// events collects the supervision events published on sys's event stream.
+type events struct {
+	mu  sync.Mutex
+	all []supervision.Event
+}
+
+func collect(t *testing.T, sys *actor.System) *events {
+	e := &events{}
+	es := sys.ProtoActor().EventStream
+	var sub *eventstream.Subscription = es.SubscribeWithPredicate(func(m any) {
+		e.mu.Lock()
+		e.all = append(e.all, m.(supervision.Event))
+		e.mu.Unlock()
+	}, func(m any) bool { _, ok := m.(supervision.Event); return ok })
+	t.Cleanup(func() { es.Unsubscribe(sub) })
+	return e
+}
+
+// count counts the events matching f.
+func (e *events) count(f func(supervision.Event) bool) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, ev := range e.all {
+		if f(ev) {
+			n++
+		}
+	}
+	return n
+}
+
+func (e *events) snapshot() []supervision.Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.all)
+}
+
+func terminated(id string) func(supervision.Event) bool {
+	return func(ev supervision.Event) bool {
+		t, ok := ev.(supervision.ChildTerminated)
+		return ok && t.ID == id && !t.BySupervisor
+	}
+}
+
+func restarted(id string) func(supervision.Event) bool {
+	return func(ev supervision.Event) bool {
+		r, ok := ev.(supervision.ChildRestarted)
+		return ok && r.ID == id
+	}
+}
+
+func exceeded(ev supervision.Event) bool {
+	_, ok := ev.(supervision.IntensityExceeded)
+	return ok
+}
+
+// manualClock is an actor.Clock that stands still until advanced.
+type manualClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*manualTimer
+}
+
+type manualTimer struct {
+	c    *manualClock
+	due  time.Time
+	f    func()
+	dead bool
+}
+
+func newManualClock() *manualClock { return &manualClock{now: time.Unix(1_000_000, 0)} }
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *manualClock) AfterFunc(d time.Duration, f func()) actor.Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &manualTimer{c: c, due: c.now.Add(d), f: f}
+	c.timers = append(c.timers, t)
+	return t
+}
+
+func (t *manualTimer) Stop() bool {
+	t.c.mu.Lock()
+	defer t.c.mu.Unlock()
+	was := !t.dead
+	t.dead = true
+	return was
+}
+
+// Advance moves time forward and runs the timers now due.
+func (c *manualClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	var due []*manualTimer
+	keep := c.timers[:0]
+	for _, t := range c.timers {
+		switch {
+		case t.dead:
+		case !t.due.After(c.now):
+			t.dead = true
+			due = append(due, t)
+		default:
+			keep = append(keep, t)
+		}
+	}
+	c.timers = keep
+	c.mu.Unlock()
+	for _, t := range due {
+		t.f()
+	}
+}
+
+// pending is how many live timers the clock holds.
+func (c *manualClock) pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, t := range c.timers {
+		if !t.dead {
+			n++
+		}
+	}
+	return n
+}
