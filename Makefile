@@ -8,9 +8,12 @@ PKGS      := ./...
 build:
 	$(GO) build $(PKGS)
 
-## test: the whole suite, under the race detector.
+## test: the whole suite, under the race detector; then the tests that run
+## proto.actor's own cluster, which has data races of its own (see
+## cluster/protocluster), without it.
 test:
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+	$(GO) test -count=1 -timeout 5m ./cluster/protocluster/
 
 ## bench: every benchmark scenario of ./bench (figures go to BENCHMARKS.md).
 bench:

@@ -271,3 +271,105 @@ func TestGroups(t *testing.T) {
 		t.Fatal("unknown group has members")
 	}
 }
+
+func TestTerminateRunsBeforeLinksFire(t *testing.T) {
+	s := start(t)
+	order := make(chan string, 2)
+	w := &orderWatcher{order: order}
+	pw, _ := s.Spawn(w, actor.WithTrapExit())
+	pt, _ := s.Spawn(&orderTarget{order: order}, actor.WithLink(pw))
+	crash(s, pt, "boom")
+	var got []string
+	for len(got) < 2 {
+		select {
+		case o := <-order:
+			got = append(got, o)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("got %v only", got)
+		}
+	}
+	if got[0] != "terminate" || got[1] != "exit" {
+		t.Fatalf("order %v: Terminate must finish before the exit signal", got)
+	}
+}
+
+type orderTarget struct {
+	actor.ServerBase
+	order chan string
+}
+
+func (o *orderTarget) HandleCast(p actor.Process, m any) {
+	if f, ok := m.(func(actor.Process)); ok {
+		f(p)
+	}
+}
+
+func (o *orderTarget) Terminate(actor.Process, actor.Reason) {
+	time.Sleep(20 * time.Millisecond) // a slow cleanup: the link must wait for it
+	o.order <- "terminate"
+}
+
+type orderWatcher struct {
+	actor.ServerBase
+	order chan string
+}
+
+func (o *orderWatcher) HandleInfo(_ actor.Process, m any) {
+	if _, ok := m.(actor.Exit); ok {
+		o.order <- "exit"
+	}
+}
+
+func TestNoTerminateAfterFailedInit(t *testing.T) {
+	s := start(t)
+	f := &failingInitTerm{term: make(chan struct{}, 1)}
+	if _, err := s.Spawn(f); err == nil {
+		t.Fatal("Spawn succeeded")
+	}
+	// The process is gone; Terminate must not have run.
+	select {
+	case <-f.term:
+		t.Fatal("Terminate ran after Init failed")
+	default:
+	}
+}
+
+type failingInitTerm struct {
+	actor.ServerBase
+	term chan struct{}
+}
+
+func (f *failingInitTerm) Init(actor.Process) error { return errors.New("no") }
+
+func (f *failingInitTerm) Terminate(actor.Process, actor.Reason) { f.term <- struct{}{} }
+
+func TestExitFromAndWait(t *testing.T) {
+	s := start(t)
+	boss, _ := s.Spawn(newRecorder(false))
+	child := newRecorder(true)
+	pc, _ := s.Spawn(child)
+	if err := s.ExitFrom(boss, pc, actor.Shutdown); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, func() bool { return len(child.messages()) == 1 }, "Exit")
+	if ex := child.messages()[0].(actor.Exit); ex.From.Id != boss.Id {
+		t.Fatalf("Exit.From %v, want the sender", ex.From)
+	}
+	// Wait returns when the process exits, and at once for a dead one.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Wait(ctx, pc) }()
+	s.Tell(pc, func(p actor.Process) { p.Stop(actor.Normal) })
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Wait(ctx, pc); err != nil {
+		t.Fatalf("Wait on a dead pid: %v", err)
+	}
+	short, c2 := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer c2()
+	if err := s.Wait(short, boss); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Wait on a live pid: %v", err)
+	}
+}

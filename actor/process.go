@@ -143,13 +143,15 @@ type procExt struct {
 	init      chan error // Spawn waits here for a Server's Init
 	opts      spawnOpts
 	// idle timeout
-	idleGen   uint64
-	idleArmed bool
-	lastMsg   time.Time
-	timer     Timer
-	log       *zap.Logger
-	linkErr   error
-	pending   map[string]*PID // deferred calls not yet answered
+	idleGen    uint64
+	idleArmed  bool
+	lastMsg    time.Time
+	timer      Timer
+	log        *zap.Logger
+	linkErr    error
+	initFailed bool
+	dead       bool            // stopped: the mailbox refuses what is still queued
+	pending    map[string]*PID // deferred calls not yet answered
 }
 
 func (p *process) ext() *procExt {
@@ -265,6 +267,7 @@ func (p *process) started() {
 		x.init <- err
 	}
 	if err != nil {
+		x.initFailed = true
 		p.Stop(ErrorReason(err))
 		return
 	}
@@ -297,13 +300,18 @@ func (p *process) stopped() {
 	if x.timer != nil {
 		x.timer.Stop()
 	}
-	if p.sys.exited(x.ctx.Self(), reason) {
+	x.dead = true
+	self := x.ctx.Self()
+	if p.sys.wasKilled(self) {
 		reason = Killed
 	}
 	if len(x.pending) > 0 {
 		p.failPending(reason)
 	}
-	if x.srv != nil {
+	// As in OTP, Terminate runs before linked and monitoring processes learn
+	// of the exit, so a replacement never overlaps the old process's
+	// cleanup; and it does not run when Init failed.
+	if x.srv != nil && !x.initFailed {
 		func() {
 			defer func() {
 				if v := recover(); v != nil {
@@ -312,9 +320,10 @@ func (p *process) stopped() {
 			}()
 			x.srv.Terminate(p, reason)
 		}()
-	} else {
+	} else if x.srv == nil {
 		p.safeActor(p.b)
 	}
+	p.sys.exited(self, reason)
 	if reason.IsError() {
 		p.Logger().Info("process exited", zap.Stringer("reason", reason))
 	}
@@ -323,6 +332,9 @@ func (p *process) stopped() {
 
 func (p *process) exitSignal(m *exitSignal) {
 	x := p.ext()
+	if x.exiting {
+		return // already on its way out: the first reason stands
+	}
 	if m.kill {
 		p.Stop(Killed)
 		return

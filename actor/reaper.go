@@ -1,6 +1,8 @@
 package actor
 
 import (
+	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -52,4 +54,44 @@ func (r *reaper) Stop(*PID) {}
 func (s *System) sendSystem(pid *PID, m any) {
 	proc, _ := s.as.ProcessRegistry.Get(pid)
 	proc.SendSystemMessage(pid, m)
+}
+
+// exitWaiter is a registered engine process closed by the Terminated signal
+// of the one process it watches.
+type exitWaiter struct {
+	done chan struct{}
+	once sync.Once
+}
+
+func (w *exitWaiter) SendUserMessage(*PID, any) {}
+
+func (w *exitWaiter) SendSystemMessage(_ *PID, m any) {
+	if _, ok := m.(*actor.Terminated); ok {
+		w.once.Do(func() { close(w.done) })
+	}
+}
+
+func (w *exitWaiter) Stop(*PID) {}
+
+// Wait blocks until pid has exited, or ctx ends. It returns at once for a
+// dead or unknown pid. It costs the watched process nothing (no message in
+// its mailbox), so a supervisor can wait for a child from inside a handler.
+func (s *System) Wait(ctx context.Context, pid *PID) error {
+	if pid == nil {
+		return fmt.Errorf("%w: Wait: pid is nil", ErrInvalid)
+	}
+	if s.as == nil {
+		return s.check()
+	}
+	w := &exitWaiter{done: make(chan struct{})}
+	wpid, _ := s.as.ProcessRegistry.Add(w, "$wait"+s.as.ProcessRegistry.NextId())
+	defer s.as.ProcessRegistry.Remove(wpid)
+	s.sendSystem(pid, &actor.Watch{Watcher: wpid})
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		s.sendSystem(pid, &actor.Unwatch{Watcher: wpid})
+		return fmt.Errorf("actor: waiting for %s: %w", PIDString(pid), ctx.Err())
+	}
 }

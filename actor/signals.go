@@ -155,7 +155,8 @@ func (s *System) Demonitor(ref MonitorRef) {
 	s.table.peek(ref.watcher, func(e *entry) { delete(e.monitoring, ref.id) })
 }
 
-// Kill terminates pid with reason Killed. It cannot be trapped.
+// Kill terminates pid with reason Killed. It cannot be trapped. A handler
+// that is running finishes first: Go cannot interrupt it.
 func (s *System) Kill(pid *PID) error {
 	if err := s.checkLocal("Kill", pid); err != nil {
 		return err
@@ -177,13 +178,22 @@ func (s *System) Exit(pid *PID, reason Reason) error {
 	if err := s.checkLocal("Exit", pid); err != nil {
 		return err
 	}
+	return s.ExitFrom(nil, pid, reason)
+}
+
+// ExitFrom is Exit with a sender: a process that traps exits receives
+// Exit{From: from} (a supervisor telling its child to stop, say).
+func (s *System) ExitFrom(from, pid *PID, reason Reason) error {
+	if err := s.checkLocal("Exit", pid); err != nil {
+		return err
+	}
 	if reason == Killed {
 		return s.Kill(pid)
 	}
 	if !s.alive(pid) {
 		return fmt.Errorf("%w: Exit: %s", ErrNoProcess, PIDString(pid))
 	}
-	s.tell(pid, &exitSignal{reason: reason})
+	s.tell(pid, &exitSignal{from: from, reason: reason})
 	return nil
 }
 
@@ -307,6 +317,13 @@ func (s *System) Members(group string) []*PID {
 		out = append(out, p)
 	}
 	return out
+}
+
+// wasKilled reports whether Kill was called on pid.
+func (s *System) wasKilled(pid *PID) bool {
+	killed := false
+	s.table.peek(pid, func(e *entry) { killed = e.killed })
+	return killed
 }
 
 // exited is called once by a dying process (after the engine removed it from

@@ -15,31 +15,70 @@ type pending struct {
 	m  map[string]*process
 }
 
-func (s *System) props() *actor.Props {
+func (s *System) props(server bool) *actor.Props {
 	s.propsOnce.Do(func() {
 		s.pend.m = make(map[string]*process)
-		s.engineProps = actor.PropsFromProducer(
-			func() actor.Actor { return &process{sys: s} },
-			actor.WithOnInit(func(c actor.Context) {
-				p := c.Actor().(*process)
-				id := c.Self().Id
-				s.pend.mu.Lock()
-				src := s.pend.m[id]
-				delete(s.pend.m, id)
-				s.pend.mu.Unlock()
-				if src != nil {
-					p.b, p.x = src.b, src.x
-					if p.x != nil && p.x.opts.link != nil {
-						// spawn_link: the link exists before the process runs.
-						p.x.linkErr = s.Link(c.Self(), p.x.opts.link)
-					}
+		onInit := actor.WithOnInit(func(c actor.Context) {
+			p := c.Actor().(*process)
+			id := c.Self().Id
+			s.pend.mu.Lock()
+			src := s.pend.m[id]
+			delete(s.pend.m, id)
+			s.pend.mu.Unlock()
+			if src != nil {
+				p.b, p.x = src.b, src.x
+				if p.x != nil && p.x.opts.link != nil {
+					// spawn_link: the link exists before the process runs.
+					p.x.linkErr = s.Link(c.Self(), p.x.opts.link)
 				}
-			}),
-			actor.WithDispatcher(s.disp),
-		)
+			}
+		})
+		producer := func() actor.Actor { return &process{sys: s} }
+		s.engineProps = actor.PropsFromProducer(producer, onInit, actor.WithDispatcher(s.disp))
+		s.serverProps = actor.PropsFromProducer(producer, onInit, actor.WithDispatcher(s.disp),
+			actor.WithMailbox(func() actor.Mailbox { return &serverMailbox{Mailbox: unbounded()} }))
 	})
+	if server {
+		return s.serverProps
+	}
 	return s.engineProps
 }
+
+var unbounded = actor.Unbounded()
+
+// serverMailbox is a Server's mailbox: the engine's own, with one more duty.
+// After a process has stopped, the engine drops the messages still queued
+// for it without a word; here a call among them is answered at once as sent
+// to a dead process, so its caller gets ErrNoProcess instead of waiting out
+// its deadline. (Plain actors use the engine's mailbox unchanged, and keep
+// that engine behaviour.)
+type serverMailbox struct {
+	actor.Mailbox
+	inv actor.MessageInvoker
+	p   *process
+}
+
+func (m *serverMailbox) RegisterHandlers(inv actor.MessageInvoker, d actor.Dispatcher) {
+	m.inv = inv
+	if c, ok := inv.(actor.Context); ok {
+		m.p, _ = c.Actor().(*process)
+	}
+	m.Mailbox.RegisterHandlers(m, d)
+}
+
+func (m *serverMailbox) InvokeUserMessage(msg any) {
+	if m.p != nil && m.p.x != nil && m.p.x.dead {
+		if env, ok := msg.(*actor.MessageEnvelope); ok && env.Sender != nil {
+			m.p.sys.tell(env.Sender, &actor.DeadLetterResponse{})
+		}
+		return
+	}
+	m.inv.InvokeUserMessage(msg)
+}
+
+func (m *serverMailbox) InvokeSystemMessage(msg any) { m.inv.InvokeSystemMessage(msg) }
+
+func (m *serverMailbox) EscalateFailure(reason, msg any) { m.inv.EscalateFailure(reason, msg) }
 
 // Spawn starts a process running b and returns its PID. b is one of:
 //
@@ -94,7 +133,7 @@ func (s *System) spawn(parent actor.Context, name string, b any, opts []SpawnOpt
 			src.x.init = make(chan error, 1)
 		}
 	}
-	props := s.props()
+	props := s.props(srv != nil)
 	if name == "" {
 		name = s.as.ProcessRegistry.NextId()
 	}

@@ -15,9 +15,9 @@ import (
 	"github.com/asynkron/protoactor-go/eventstream"
 	"github.com/asynkron/protoactor-go/remote"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/foundation-go/foundation/internal/zslog"
 )
@@ -73,6 +73,7 @@ type System struct {
 
 	propsOnce   sync.Once
 	engineProps *actor.Props
+	serverProps *actor.Props
 	pend        pending
 	disp        *dispatcher
 }

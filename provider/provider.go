@@ -4,10 +4,10 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"slices"
-	"strings"
 )
 
 // Member is one cluster member as a discovery back-end announces it. Fields
@@ -58,16 +58,28 @@ var (
 	ErrStopped = errors.New("provider: stopped")
 )
 
-// canonical is the byte string an announcement's HMAC covers.
+// canonical is the byte string an announcement's HMAC covers: every field
+// length-prefixed, kinds sorted and each prefixed too, so that no two
+// different members encode alike ("a,b" against "a" and "b", or a NUL moved
+// from one field to the next).
 func canonical(m Member) []byte {
 	kinds := slices.Clone(m.Kinds)
 	slices.Sort(kinds)
-	var b strings.Builder
-	for _, f := range []string{"foundation-member-v1", m.Cluster, m.ID, m.Address, strings.Join(kinds, ","), m.Version} {
-		b.WriteString(f)
-		b.WriteByte(0)
+	var b []byte
+	field := func(s string) {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
 	}
-	return []byte(b.String())
+	field("foundation-member-v2")
+	field(m.Cluster)
+	field(m.ID)
+	field(m.Address)
+	b = binary.AppendUvarint(b, uint64(len(kinds)))
+	for _, k := range kinds {
+		field(k)
+	}
+	field(m.Version)
+	return b
 }
 
 // Sign returns the hex HMAC-SHA256 of m's announcement under secret.

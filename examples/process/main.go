@@ -2,7 +2,7 @@
 // style Server, a link, a monitor, a crash, the exit signal and the Down
 // message it causes, a named process, and a clean stop.
 //
-//	make demo    (or: go run ./examples/demo)
+//	go run ./examples/process
 package main
 
 import (

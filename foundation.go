@@ -1,0 +1,261 @@
+// Package foundation starts a Foundation node in one call: configuration
+// (preset, file, environment, code), environment detection, the actor
+// system with remoting, cluster membership and discovery.
+//
+//	node, err := foundation.Start(ctx)
+//	defer node.Stop(ctx)
+package foundation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/foundation-go/foundation/actor"
+	"github.com/foundation-go/foundation/cluster"
+	"github.com/foundation-go/foundation/provider"
+	"github.com/foundation-go/foundation/provider/mdns"
+	"github.com/foundation-go/foundation/provider/static"
+)
+
+// Version is this Foundation's version, announced to peers.
+const Version = "0.1.0"
+
+// Errors returned by Start.
+var (
+	// ErrProviderUnavailable: the configured discovery provider is not
+	// available in this build; the message names it.
+	ErrProviderUnavailable = errors.New("foundation: provider unavailable")
+)
+
+// Option configures Start. Options in code win over the environment, which
+// wins over the configuration file, which wins over the profile's preset.
+type Option interface{ apply(*startOptions) }
+
+type optionFunc func(*startOptions)
+
+func (f optionFunc) apply(o *startOptions) { f(o) }
+
+type startOptions struct {
+	file      string
+	lookupEnv func(string) (string, bool)
+	overrides []func(*cluster.Config)
+	logger    *zap.Logger
+	provider  provider.Provider
+	actorOpts []actor.Option
+}
+
+// WithConfigFile reads configuration from a YAML file (see
+// docs/configuration.md). Default: none.
+func WithConfigFile(path string) Option {
+	return optionFunc(func(o *startOptions) { o.file = path })
+}
+
+// WithConfig changes the configuration in code, after the file and the
+// environment were applied.
+func WithConfig(f func(*cluster.Config)) Option {
+	return optionFunc(func(o *startOptions) { o.overrides = append(o.overrides, f) })
+}
+
+// WithEnv replaces the environment lookup (os.LookupEnv), for tests.
+func WithEnv(lookup func(string) (string, bool)) Option {
+	return optionFunc(func(o *startOptions) { o.lookupEnv = lookup })
+}
+
+// WithLogger sets the logger. Default: zap's production logger at the
+// configured level.
+func WithLogger(l *zap.Logger) Option {
+	return optionFunc(func(o *startOptions) { o.logger = l })
+}
+
+// WithProvider uses p for discovery instead of the configured provider.
+func WithProvider(p provider.Provider) Option {
+	return optionFunc(func(o *startOptions) { o.provider = p })
+}
+
+// WithActorOptions passes options to the actor system.
+func WithActorOptions(opts ...actor.Option) Option {
+	return optionFunc(func(o *startOptions) { o.actorOpts = append(o.actorOpts, opts...) })
+}
+
+// Node is a running Foundation member.
+type Node struct {
+	// Config is the configuration the node runs with.
+	Config cluster.Config
+	// Detection is what the environment detection found.
+	Detection cluster.Detection
+	// System is the node's actor system.
+	System *actor.System
+	// Membership is the node's view of the cluster.
+	Membership *cluster.Membership
+	// Log is the node's logger.
+	Log *zap.Logger
+
+	ownLog bool
+}
+
+// Start reads the configuration, starts the actor system with remoting,
+// starts discovery and membership, and returns the running node. It does not
+// wait for peers: see Node.WaitReady.
+func Start(ctx context.Context, opts ...Option) (*Node, error) {
+	o := startOptions{lookupEnv: os.LookupEnv}
+	for _, opt := range opts {
+		if opt != nil {
+			opt.apply(&o)
+		}
+	}
+	det := cluster.Detect(o.lookupEnv)
+	cfg, err := cluster.LoadConfig(o.file, o.lookupEnv, func(c *cluster.Config) {
+		// The detected profile applies unless the file or the environment
+		// chose one; options in code may still change it.
+		if c.Profile == "" {
+			c.Profile = det.Profile
+		}
+		for _, f := range o.overrides {
+			f(c)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{Config: cfg, Detection: det, Log: o.logger}
+	if n.Log == nil {
+		if n.Log, err = newLogger(cfg.LogLevel); err != nil {
+			return nil, err
+		}
+		n.ownLog = true
+	}
+	provName := cfg.ResolveProvider(det)
+	n.Log.Info("foundation starting",
+		zap.String("cluster", cfg.Name),
+		zap.String("profile", string(det.Profile)),
+		zap.String("config_profile", string(cfg.Profile)),
+		zap.String("provider", provName),
+		zap.Strings("detection", det.Reasons))
+	prov := o.provider
+	if prov == nil {
+		if prov, err = newProvider(provName, cfg, n.Log); err != nil {
+			return nil, err
+		}
+	}
+	actorOpts := []actor.Option{
+		actor.WithLogger(n.Log),
+		actor.WithRemote(net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))),
+	}
+	if cfg.AdvertiseAddress != "" {
+		actorOpts = append(actorOpts, actor.WithAdvertisedAddress(cfg.AdvertiseAddress))
+	}
+	if cfg.TLS.CertFile != "" {
+		tlsOpts, err := remoteTLS(cfg.TLS)
+		if err != nil {
+			return nil, err
+		}
+		actorOpts = append(actorOpts, tlsOpts...)
+	}
+	n.System, err = actor.NewSystem(append(actorOpts, o.actorOpts...)...)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.System.Start(ctx); err != nil {
+		return nil, err
+	}
+	address := n.System.Address()
+	_, port, _ := net.SplitHostPort(address)
+	tr, err := cluster.ListenUDP(net.JoinHostPort(cfg.Host, port))
+	if err != nil {
+		n.stopSystem()
+		return nil, err
+	}
+	n.Membership, err = cluster.NewMembership(cluster.MembershipConfig{
+		Cluster:           cfg.Name,
+		Secret:            []byte(cfg.Secret),
+		Self:              cluster.Member{Address: address, Kinds: cfg.Kinds, Labels: cfg.Labels, Version: Version},
+		HeartbeatInterval: cfg.HeartbeatInterval,
+		SuspectAfter:      cfg.SuspectAfter,
+		RemoveAfter:       cfg.RemoveAfter,
+		Logger:            n.Log,
+		Transport:         tr,
+	}, prov)
+	if err != nil {
+		_ = tr.Close()
+		n.stopSystem()
+		return nil, err
+	}
+	if err := n.Membership.Start(ctx); err != nil {
+		n.stopSystem()
+		return nil, err
+	}
+	n.Log.Info("foundation started", zap.String("address", address), zap.String("member", n.Membership.Self().ID))
+	return n, nil
+}
+
+func newProvider(name string, cfg cluster.Config, log *zap.Logger) (provider.Provider, error) {
+	switch name {
+	case "static":
+		return static.New(cfg.Seeds)
+	case "mdns":
+		return mdns.New(mdns.Config{
+			Service:          cfg.MDNS.Service,
+			Domain:           cfg.MDNS.Domain,
+			Interfaces:       cfg.MDNS.Interfaces,
+			AnnounceInterval: cfg.MDNS.AnnounceInterval,
+			ExpireAfter:      cfg.MDNS.ExpireAfter,
+			Secret:           []byte(cfg.Secret),
+			Logger:           log,
+		})
+	}
+	return nil, fmt.Errorf("%w: %q is not built yet (available: static, mdns)", ErrProviderUnavailable, name)
+}
+
+func newLogger(level string) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("foundation: log_level %q: %w", level, err)
+	}
+	zc := zap.NewProductionConfig()
+	zc.Level = zap.NewAtomicLevelAt(lvl)
+	zc.Encoding = "console"
+	zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+	return zc.Build()
+}
+
+// WaitReady waits until the node sees the members it expects (every address
+// its provider lists has joined), or ctx ends.
+func (n *Node) WaitReady(ctx context.Context) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for !n.Membership.Ready() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("foundation: not ready: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// Stop leaves the cluster gracefully (peers see "left") and stops the node.
+// Idempotent.
+func (n *Node) Stop(ctx context.Context) error {
+	err := n.Membership.Stop(ctx)
+	if serr := n.System.Stop(ctx); err == nil {
+		err = serr
+	}
+	if n.ownLog {
+		_ = n.Log.Sync()
+	}
+	return err
+}
+
+func (n *Node) stopSystem() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = n.System.Stop(ctx)
+}

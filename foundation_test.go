@@ -1,0 +1,216 @@
+package foundation_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/foundation-go/foundation"
+	"github.com/foundation-go/foundation/actor"
+	"github.com/foundation-go/foundation/cluster"
+	"github.com/foundation-go/foundation/internal/nodeproc"
+	"github.com/foundation-go/foundation/protos"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func env(kv map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := kv[k]; return v, ok }
+}
+
+func startNodes(t *testing.T, n int, extra func(i int, c *cluster.Config)) []*foundation.Node {
+	t.Helper()
+	ports, err := nodeproc.FreePorts(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seeds []string
+	for _, p := range ports {
+		seeds = append(seeds, "127.0.0.1:"+strconv.Itoa(p))
+	}
+	var nodes []*foundation.Node
+	for i := 0; i < n; i++ {
+		node, err := foundation.Start(context.Background(),
+			foundation.WithEnv(env(map[string]string{"FOUNDATION_SEEDS": strings.Join(seeds, ",")})),
+			foundation.WithLogger(zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))),
+			foundation.WithConfig(func(c *cluster.Config) {
+				c.Port = ports[i]
+				c.Secret = "test-secret-0123456789"
+				if extra != nil {
+					extra(i, c)
+				}
+			}))
+		if err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+		nodes = append(nodes, node)
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = node.Stop(ctx)
+		})
+	}
+	return nodes
+}
+
+func TestStartFormsAClusterFromTheEnvironment(t *testing.T) {
+	nodes := startNodes(t, 3, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, n := range nodes {
+		if err := n.WaitReady(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := n.Detection.Provider; got != "static" {
+			t.Fatalf("detected provider %q, want static (FOUNDATION_SEEDS is set)", got)
+		}
+		if len(n.Membership.Members()) != 3 {
+			t.Fatalf("members %d", len(n.Membership.Members()))
+		}
+	}
+	// Remoting works between nodes: a Call from node 0 to a process on node 2.
+	pid, err := nodes[2].System.Spawn(pong{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, err := actor.Call[*protos.Pong](ctx, nodes[0].System, pid, &protos.Ping{Text: "hi"})
+	if err != nil || reply.Text != "hi" {
+		t.Fatalf("remote call: %v %v", reply, err)
+	}
+	// A graceful stop is quick (the 1s budget is checked without the race
+	// detector by examples/node's multi-process test).
+	t0 := time.Now()
+	if err := nodes[1].Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(t0); d > 3*time.Second {
+		t.Fatalf("Stop took %v", d)
+	}
+}
+
+type pong struct{ actor.ServerBase }
+
+func (pong) HandleCall(_ actor.Process, req any) (any, error) {
+	return &protos.Pong{Text: req.(*protos.Ping).Text}, nil
+}
+
+func TestStartRejectsBadConfiguration(t *testing.T) {
+	_, err := foundation.Start(context.Background(), foundation.WithEnv(env(nil)),
+		foundation.WithConfig(func(c *cluster.Config) { c.HeartbeatInterval = -time.Second }))
+	if !errors.Is(err, cluster.ErrInvalidConfig) || !strings.Contains(err.Error(), "heartbeat_interval") {
+		t.Fatalf("got %v", err)
+	}
+	_, err = foundation.Start(context.Background(), foundation.WithEnv(env(map[string]string{"CONSUL_HTTP_ADDR": "127.0.0.1:8500"})),
+		foundation.WithConfig(func(c *cluster.Config) { c.Secret = "test-secret-0123456789" }))
+	if !errors.Is(err, foundation.ErrProviderUnavailable) {
+		t.Fatalf("consul (not built yet): %v", err)
+	}
+}
+
+func TestMutualTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca, caKey := newCA(t, dir)
+	good := []string{writeCert(t, dir, "a", ca, caKey), writeCert(t, dir, "b", ca, caKey)}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	nodes := startNodes(t, 2, func(i int, c *cluster.Config) {
+		c.TLS = cluster.TLSConfig{CertFile: good[i] + ".crt", KeyFile: good[i] + ".key", CAFile: filepath.Join(dir, "ca.crt")}
+	})
+	pid, _ := nodes[1].System.Spawn(pong{})
+	if _, err := actor.Call[*protos.Pong](ctx, nodes[0].System, pid, &protos.Ping{Text: "tls"}); err != nil {
+		t.Fatalf("call over mTLS: %v", err)
+	}
+	// The listener refuses a client without a certificate from the CA, and
+	// plaintext. (Probed with a raw connection: the engine's endpoint writer
+	// retries a refused connection for 10 s and leaks its gRPC connections.)
+	addr := nodes[1].System.Address()
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, NextProtos: []string{"h2"}})
+	if err == nil {
+		// TLS 1.3 reports a missing client certificate on the first read.
+		_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+		_, err = conn.Read(make([]byte, 1))
+		conn.Close()
+	}
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("a client without a certificate was not refused: %v", err)
+	}
+	raw, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = raw.Write([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"))
+	_ = raw.SetReadDeadline(time.Now().Add(2 * time.Second))
+	n, _ := raw.Read(make([]byte, 64))
+	raw.Close()
+	if n > 0 {
+		t.Fatalf("the mTLS listener answered plaintext HTTP/2 (%d bytes)", n)
+	}
+}
+
+func newCA(t *testing.T, dir string) (*x509.Certificate, *ecdsa.PrivateKey) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "foundation test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		KeyUsage:              x509.KeyUsageCertSign,
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writePEM(t, filepath.Join(dir, "ca.crt"), "CERTIFICATE", der)
+	ca, _ := x509.ParseCertificate(der)
+	return ca, key
+}
+
+func writeCert(t *testing.T, dir, name string, ca *x509.Certificate, caKey *ecdsa.PrivateKey) string {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: name},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := filepath.Join(dir, name)
+	writePEM(t, base+".crt", "CERTIFICATE", der)
+	kb, _ := x509.MarshalECPrivateKey(key)
+	writePEM(t, base+".key", "EC PRIVATE KEY", kb)
+	return base
+}
+
+func writePEM(t *testing.T, path, typ string, der []byte) {
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
