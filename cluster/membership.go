@@ -289,11 +289,16 @@ func (m *Membership) onProvider(members []provider.Member) {
 	}
 }
 
+// detectorSteps is how many failure-detection checks run per heartbeat
+// interval: detection lags a deadline by at most a quarter interval rather
+// than a whole one.
+const detectorSteps = 4
+
 func (m *Membership) tickLoop() {
 	defer m.wg.Done()
-	t := time.NewTicker(m.cfg.HeartbeatInterval)
+	t := time.NewTicker(m.cfg.HeartbeatInterval / detectorSteps)
 	defer t.Stop()
-	for {
+	for step := 1; ; step++ {
 		select {
 		case <-m.quit:
 			return
@@ -302,7 +307,9 @@ func (m *Membership) tickLoop() {
 			evs := m.st.tick(m.now())
 			m.publishLocked(evs)
 			m.mu.Unlock()
-			m.heartbeat()
+			if step%detectorSteps == 0 {
+				m.heartbeat()
+			}
 		}
 	}
 }

@@ -1,0 +1,327 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	pactor "github.com/asynkron/protoactor-go/actor"
+	pcluster "github.com/asynkron/protoactor-go/cluster"
+	"github.com/asynkron/protoactor-go/cluster/clusterproviders/automanaged"
+	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
+	"github.com/asynkron/protoactor-go/remote"
+	"github.com/labstack/echo"
+	"go.uber.org/zap"
+
+	"github.com/foundation-go/foundation"
+	"github.com/foundation-go/foundation/cluster"
+	"github.com/foundation-go/foundation/internal/nodeproc"
+)
+
+func init() {
+	register("cluster", "membership: formation (static, mdns, proto.actor automanaged) and kill -9 detection", runCluster)
+	register("cluster-mdns-child", "internal: the mDNS formation run inside a network namespace", runMDNSChild)
+}
+
+const (
+	clusterSize = 3
+	killRounds  = 5
+)
+
+func runCluster(out *report) error {
+	var st []float64
+	for i := 0; i < 3; i++ {
+		d, err := formationFoundation("static", nil)
+		if err != nil {
+			return err
+		}
+		st = append(st, ms(d))
+	}
+	out.figure("formation_ms_static", median(st), "ms")
+
+	if err := formationMDNS(out); err != nil {
+		return err
+	}
+
+	det, worst, err := detectionKill()
+	if err != nil {
+		return err
+	}
+	out.figure("detection_ms_kill", det, "ms")
+	out.figure("detection_ms_kill_max", worst, "ms")
+
+	pa, err := formationProtoActorAutomanaged()
+	if err != nil {
+		return err
+	}
+	out.figure("formation_ms_protoactor_automanaged", ms(pa), "ms")
+	out.figure("formation_static_ratio", median(st)/ms(pa), "x")
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// formationFoundation starts clusterSize nodes at once with foundation.Start
+// and returns the time until every node sees all of them.
+func formationFoundation(provider string, extra func(*cluster.Config)) (time.Duration, error) {
+	ports, err := nodeproc.FreePorts(clusterSize)
+	if err != nil {
+		return 0, err
+	}
+	var seeds []string
+	for _, p := range ports {
+		seeds = append(seeds, "127.0.0.1:"+strconv.Itoa(p))
+	}
+	env := func(string) (string, bool) { return "", false }
+	nodes := make([]*foundation.Node, clusterSize)
+	errs := make([]error, clusterSize)
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	for i := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nodes[i], errs[i] = foundation.Start(context.Background(),
+				foundation.WithEnv(env),
+				foundation.WithLogger(zap.NewNop()),
+				foundation.WithConfig(func(c *cluster.Config) {
+					c.Name = "bench"
+					c.Secret = "bench-secret-0123456789"
+					c.Provider = provider
+					c.Seeds = seeds
+					c.Host = "127.0.0.1"
+					c.Port = ports[i]
+					if extra != nil {
+						extra(c)
+					}
+				}))
+		}()
+	}
+	wg.Wait()
+	defer func() {
+		for _, n := range nodes {
+			if n != nil {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				_ = n.Stop(ctx)
+				cancel()
+			}
+		}
+	}()
+	for _, err := range errs {
+		if err != nil {
+			return 0, err
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		all := true
+		for _, n := range nodes {
+			if len(n.Membership.Members()) != clusterSize {
+				all = false
+			}
+		}
+		if all {
+			return time.Since(t0), nil
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("%s: no formation within 20s", provider)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// formationMDNS reruns this program inside a new network namespace (mDNS
+// never reaches a real interface) and relays the figure it prints.
+func formationMDNS(out *report) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("formation_ms_mdns needs root for a private network namespace (unshare -n)")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	script := `set -e; ip link set lo up; ip link set lo multicast on; ip route add 224.0.0.0/4 dev lo; exec "$0" cluster-mdns-child`
+	b, err := exec.Command("unshare", "-n", "sh", "-c", script, self).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("mdns child: %v\n%s", err, b)
+	}
+	fmt.Print(string(b))
+	return nil
+}
+
+func runMDNSChild(out *report) error {
+	var v []float64
+	for i := 0; i < 3; i++ {
+		d, err := formationFoundation("mdns", func(c *cluster.Config) { c.MDNS.Interfaces = []string{"lo"} })
+		if err != nil {
+			return err
+		}
+		v = append(v, ms(d))
+	}
+	out.figure("formation_ms_mdns", median(v), "ms")
+	return nil
+}
+
+// detectionKill runs examples/node as clusterSize processes, kills one with
+// kill -9 killRounds times (restarting it in between) and measures the time
+// until every survivor has removed it. It returns the median and the maximum.
+func detectionKill() (float64, float64, error) {
+	root, err := nodeproc.ModuleRoot()
+	if err != nil {
+		return 0, 0, err
+	}
+	dir, err := os.MkdirTemp("", "foundation-bench")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer os.RemoveAll(dir)
+	bin, err := nodeproc.Build(root, dir)
+	if err != nil {
+		return 0, 0, err
+	}
+	ports, err := nodeproc.FreePorts(clusterSize)
+	if err != nil {
+		return 0, 0, err
+	}
+	var seeds []string
+	for _, p := range ports {
+		seeds = append(seeds, "127.0.0.1:"+strconv.Itoa(p))
+	}
+	env := []string{"FOUNDATION_LOG_LEVEL=error", "FOUNDATION_NAME=bench", "FOUNDATION_SECRET=bench-secret-0123456789"}
+	start := func(i int) (*nodeproc.Proc, error) {
+		return nodeproc.Start(fmt.Sprint("node", i), bin,
+			[]string{"-host", "127.0.0.1", "-port", strconv.Itoa(ports[i]), "-provider", "static", "-seeds", strings.Join(seeds, ",")}, env, nil)
+	}
+	procs := make([]*nodeproc.Proc, clusterSize)
+	defer func() {
+		for _, p := range procs {
+			if p != nil {
+				_ = p.Kill()
+				_ = p.Wait(5 * time.Second)
+			}
+		}
+	}()
+	for i := range procs {
+		if procs[i], err = start(i); err != nil {
+			return 0, 0, err
+		}
+	}
+	var results []float64
+	for round := 0; round < killRounds; round++ {
+		marks := make([]int, clusterSize)
+		for i, p := range procs {
+			if _, idx, err := p.WaitLine(0, func(l string) bool { return l == "view members=3" }, 20*time.Second); err != nil {
+				return 0, 0, err
+			} else {
+				marks[i] = idx
+			}
+			// Only lines after the full view count.
+			marks[i] = len(p.Lines())
+		}
+		victim := round % clusterSize
+		l, _, err := procs[victim].WaitLine(0, func(l string) bool { return strings.HasPrefix(l, "started ") }, time.Second)
+		if err != nil {
+			return 0, 0, err
+		}
+		id := nodeproc.Field(l, "id")
+		killed := time.Now()
+		if err := procs[victim].Kill(); err != nil {
+			return 0, 0, err
+		}
+		var worst time.Duration
+		for i, p := range procs {
+			if i == victim {
+				continue
+			}
+			if _, _, err := p.WaitLine(marks[i], func(l string) bool {
+				return strings.HasPrefix(l, "event removed ") && nodeproc.Field(l, "id") == id
+			}, 10*time.Second); err != nil {
+				return 0, 0, err
+			}
+			if d := time.Since(killed); d > worst {
+				worst = d
+			}
+		}
+		results = append(results, ms(worst))
+		_ = procs[victim].Wait(5 * time.Second)
+		if procs[victim], err = start(victim); err != nil {
+			return 0, 0, err
+		}
+	}
+	sort.Float64s(results)
+	return median(results), results[len(results)-1], nil
+}
+
+// formationProtoActorAutomanaged starts clusterSize raw proto.actor members
+// with the automanaged provider (its default 2 s refresh), each health
+// endpoint on a 127.0.0.1 listener of ours, and returns the time until every
+// member list holds all of them. proto.actor's StartMember sleeps 1 s; the
+// members start concurrently.
+func formationProtoActorAutomanaged() (time.Duration, error) {
+	ports, err := nodeproc.FreePorts(2 * clusterSize)
+	if err != nil {
+		return 0, err
+	}
+	var hosts []string
+	for i := 0; i < clusterSize; i++ {
+		hosts = append(hosts, "127.0.0.1:"+strconv.Itoa(ports[clusterSize+i]))
+	}
+	clusters := make([]*pcluster.Cluster, clusterSize)
+	echos := make([]*echo.Echo, clusterSize)
+	for i := range clusters {
+		l, err := net.Listen("tcp", hosts[i])
+		if err != nil {
+			return 0, err
+		}
+		e := echo.New()
+		e.HideBanner, e.HidePort = true, true
+		e.Listener = l
+		echos[i] = e
+		prov := automanaged.NewWithTesting(2*time.Second, ports[clusterSize+i], e, hosts...)
+		sys := pactor.NewActorSystem(quietProtoActor()...)
+		cfg := pcluster.Configure("bench", prov, disthash.New(), remote.Configure("127.0.0.1", ports[i]))
+		c := pcluster.New(sys, cfg)
+		node := automanaged.NewNode("bench", sys.ID, "127.0.0.1", ports[i], ports[clusterSize+i], nil)
+		e.GET("/_health", func(ctx echo.Context) error { return ctx.JSON(http.StatusOK, node) })
+		clusters[i] = c
+	}
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	for _, c := range clusters {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.StartMember() }()
+	}
+	defer func() {
+		for i, c := range clusters {
+			c.Shutdown(false)
+			_ = echos[i].Close()
+		}
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		all := true
+		for _, c := range clusters {
+			if c.MemberList == nil || c.MemberList.Members().Len() != clusterSize {
+				all = false
+			}
+		}
+		if all {
+			d := time.Since(t0)
+			wg.Wait()
+			return d, nil
+		}
+		if time.Now().After(deadline) {
+			wg.Wait()
+			return 0, fmt.Errorf("proto.actor automanaged: no formation within 30s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
