@@ -373,3 +373,51 @@ func TestExitFromAndWait(t *testing.T) {
 		t.Fatalf("Wait on a live pid: %v", err)
 	}
 }
+
+func TestPlainActorPanicExitsWithError(t *testing.T) {
+	s := start(t)
+	watcher := newRecorder(false)
+	pw, _ := s.Spawn(watcher)
+	top, _ := s.Spawn(func(c actor.Context) {
+		if m, ok := c.Message().(string); ok && m == "boom" {
+			panic("plain boom")
+		}
+	})
+	// A plain child of a Server: its parent process supervises it.
+	var child *actor.PID
+	parent, _ := s.Spawn(newRecorder(false))
+	if _, err := actor.Call[bool](context.Background(), s, parent, func(p actor.Process) (any, error) {
+		var err error
+		child, err = p.Spawn(func(c actor.Context) {
+			if _, ok := c.Message().(string); ok {
+				panic("child boom")
+			}
+		})
+		return err == nil, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []*actor.PID{top, child} {
+		if _, err := s.Monitor(pw, target); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	t0 := time.Now()
+	if _, err := actor.Call[string](ctx, s, top, "boom"); !errors.Is(err, actor.ErrNoProcess) || time.Since(t0) > time.Second {
+		t.Fatalf("call to a crashing plain actor: %v after %v", err, time.Since(t0))
+	}
+	s.Tell(child, "boom")
+	eventually(t, 3*time.Second, func() bool { return len(watcher.messages()) == 2 }, "two Downs")
+	for _, m := range watcher.messages() {
+		var pe *actor.PanicError
+		if d := m.(actor.Down); !errors.As(d.Reason.Err(), &pe) {
+			t.Fatalf("Down reason %v, want a PanicError", d.Reason)
+		}
+	}
+	// The parent survives its child's crash.
+	if _, err := actor.Call[string](ctx, s, parent, "alive"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -3,6 +3,9 @@ package actor
 import (
 	"fmt"
 	"strings"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"go.uber.org/zap"
 )
 
 // Exit is delivered as a message to a process that traps exits when a linked
@@ -319,11 +322,40 @@ func (s *System) Members(group string) []*PID {
 	return out
 }
 
-// wasKilled reports whether Kill was called on pid.
-func (s *System) wasKilled(pid *PID) bool {
-	killed := false
-	s.table.peek(pid, func(e *entry) { killed = e.killed })
-	return killed
+// exitOverride returns the reason decided for pid from outside its own
+// handlers: Killed after Kill, or the error of a panic the engine caught.
+func (s *System) exitOverride(pid *PID) (Reason, bool) {
+	var r Reason
+	ok := false
+	s.table.peek(pid, func(e *entry) {
+		switch {
+		case e.killed:
+			r, ok = Killed, true
+		case e.crash != nil:
+			r, ok = ErrorReason(e.crash), true
+		}
+	})
+	return r, ok
+}
+
+// crashed handles a panic the engine's mailbox recovered in a plain actor
+// (sup is its parent, or the system's guardian): the process exits with the
+// panic as its error reason, and a call it was handling fails at once.
+func (s *System) crashed(sup actor.Supervisor, child *PID, reason, msg any) {
+	err := &PanicError{Value: reason}
+	s.table.with(child, s.alive, func(e *entry) { e.crash = err })
+	s.log.Warn("process crashed", zap.String("pid", PIDString(child)), zap.Error(err))
+	if env, ok := msg.(*actor.MessageEnvelope); ok && env.Sender != nil {
+		s.reply(ReplyTo{pid: env.Sender}, fmt.Errorf("%w: %s crashed while handling the call: %v", ErrNoProcess, PIDString(child), err))
+	}
+	sup.StopChildren(child)
+}
+
+// guardian supervises top-level processes for the engine.
+type guardian struct{ s *System }
+
+func (g *guardian) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, child *PID, _ *actor.RestartStatistics, reason, msg any) {
+	g.s.crashed(sup, child, reason, msg)
 }
 
 // exited is called once by a dying process (after the engine removed it from

@@ -15,7 +15,7 @@ type pending struct {
 	m  map[string]*process
 }
 
-func (s *System) props(server bool) *actor.Props {
+func (s *System) engineProps(server, root bool) *actor.Props {
 	s.propsOnce.Do(func() {
 		s.pend.m = make(map[string]*process)
 		onInit := actor.WithOnInit(func(c actor.Context) {
@@ -34,14 +34,24 @@ func (s *System) props(server bool) *actor.Props {
 			}
 		})
 		producer := func() actor.Actor { return &process{sys: s} }
-		s.engineProps = actor.PropsFromProducer(producer, onInit, actor.WithDispatcher(s.disp))
-		s.serverProps = actor.PropsFromProducer(producer, onInit, actor.WithDispatcher(s.disp),
-			actor.WithMailbox(func() actor.Mailbox { return &serverMailbox{Mailbox: unbounded()} }))
+		serverMailboxes := actor.WithMailbox(func() actor.Mailbox { return &serverMailbox{Mailbox: unbounded()} })
+		// Top-level processes get the system's guardian as engine supervisor;
+		// children get their parent process (see process.HandleFailure). The
+		// engine refuses guardian props for children, hence two of each.
+		guard := actor.WithGuardian(&guardian{s: s})
+		s.props[0] = actor.PropsFromProducer(producer, onInit, actor.WithDispatcher(s.disp))
+		s.props[1] = actor.PropsFromProducer(producer, onInit, actor.WithDispatcher(s.disp), serverMailboxes)
+		s.props[2] = actor.PropsFromProducer(producer, onInit, actor.WithDispatcher(s.disp), guard)
+		s.props[3] = actor.PropsFromProducer(producer, onInit, actor.WithDispatcher(s.disp), serverMailboxes, guard)
 	})
+	i := 0
 	if server {
-		return s.serverProps
+		i++
 	}
-	return s.engineProps
+	if root {
+		i += 2
+	}
+	return s.props[i]
 }
 
 var unbounded = actor.Unbounded()
@@ -133,7 +143,7 @@ func (s *System) spawn(parent actor.Context, name string, b any, opts []SpawnOpt
 			src.x.init = make(chan error, 1)
 		}
 	}
-	props := s.props(srv != nil)
+	props := s.engineProps(srv != nil, parent == nil)
 	if name == "" {
 		name = s.as.ProcessRegistry.NextId()
 	}

@@ -71,11 +71,10 @@ type System struct {
 	table table
 	live  atomic.Int64 // Foundation processes spawned and not yet exited
 
-	propsOnce   sync.Once
-	engineProps *actor.Props
-	serverProps *actor.Props
-	pend        pending
-	disp        *dispatcher
+	propsOnce sync.Once
+	props     [4]*actor.Props // plain, server; child, top level
+	pend      pending
+	disp      *dispatcher
 }
 
 type options struct {

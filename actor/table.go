@@ -33,7 +33,8 @@ type entry struct {
 	monitoring  map[uint64]struct{} // refs this process holds, for Demonitor
 	names       []string
 	groups      []string
-	killed      bool // Kill was called: exit reason is Killed
+	killed      bool  // Kill was called: exit reason is Killed
+	crash       error // a panic the engine caught
 }
 
 func (t *table) init() {

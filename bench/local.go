@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"time"
@@ -24,17 +26,40 @@ const (
 )
 
 func runLocal(out *report) error {
-	// Tell throughput swings with scheduling on a small machine: measure the
-	// two sides interleaved, three rounds each, and report the medians.
+	// Tell throughput swings by ±30% from run to run with scheduling on a
+	// two-core machine: measure the two sides interleaved, five rounds each,
+	// alternating which goes first, each after a GC, and report the medians.
+	// The garbage collector is paused during each measured run (for both
+	// sides alike): a GC cycle landing in one run and not the other was the
+	// largest source of noise.
+	// One unmeasured round first: whichever side ran first used to pay for
+	// growing the process's heap and thread pool.
 	var fts, pts []float64
-	for round := 0; round < 3; round++ {
+	prevGC := debug.SetGCPercent(-1)
+	if _, err := tellFoundation(); err != nil {
+		return err
+	}
+	tellProtoActor()
+	for round := 0; round < 5; round++ {
+		runtime.GC()
+		if round%2 == 1 {
+			pts = append(pts, tellProtoActor())
+			runtime.GC()
+		}
 		ft, err := tellFoundation()
 		if err != nil {
 			return err
 		}
 		fts = append(fts, ft)
-		pts = append(pts, tellProtoActor())
+		if round%2 == 0 {
+			runtime.GC()
+			pts = append(pts, tellProtoActor())
+		}
 	}
+	if os.Getenv("BENCH_VERBOSE") != "" {
+		fmt.Fprintf(os.Stderr, "tell rounds: foundation %.0f, protoactor %.0f\n", fts, pts)
+	}
+	debug.SetGCPercent(prevGC)
 	ft, pt := median(fts), median(pts)
 	out.figure("local_tell_foundation", ft, "msgs/s")
 	out.figure("local_tell_protoactor", pt, "msgs/s")
