@@ -227,8 +227,14 @@ func newLogger(level string) (*zap.Logger, error) {
 }
 
 // WaitReady waits until the node sees the members it expects (every address
-// its provider lists has joined), or ctx ends.
+// its provider lists has joined), or ctx ends; without a ctx deadline it
+// waits at most the configured join_timeout.
 func (n *Node) WaitReady(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok && n.Config.JoinTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, n.Config.JoinTimeout)
+		defer cancel()
+	}
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
 	for !n.Membership.Ready() {
@@ -244,7 +250,13 @@ func (n *Node) WaitReady(ctx context.Context) error {
 // Stop leaves the cluster gracefully (peers see "left") and stops the node.
 // Idempotent.
 func (n *Node) Stop(ctx context.Context) error {
-	err := n.Membership.Stop(ctx)
+	lctx := ctx
+	if n.Config.LeaveTimeout > 0 {
+		var cancel context.CancelFunc
+		lctx, cancel = context.WithTimeout(ctx, n.Config.LeaveTimeout)
+		defer cancel()
+	}
+	err := n.Membership.Stop(lctx)
 	if serr := n.System.Stop(ctx); err == nil {
 		err = serr
 	}
