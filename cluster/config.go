@@ -17,26 +17,6 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Errors returned by this package. Compare them with errors.Is: the errors
-// actually returned wrap these and name the field, variable or file concerned.
-var (
-	// ErrInvalidConfig: a configuration value is missing, malformed or out of
-	// range — in a Config given to Validate, in a configuration file (syntax
-	// error, unknown key, value of the wrong type) or in a FOUNDATION_*
-	// environment variable. The message names the YAML key (or the variable)
-	// and what is allowed, e.g.
-	//
-	//	cluster: invalid config: heartbeat_interval: 0s must be > 0
-	//
-	// Validate and LoadConfig report every problem they find at once
-	// (errors.Join), one per line.
-	ErrInvalidConfig = errors.New("cluster: invalid config")
-	// ErrConfigFile: the configuration file given to LoadConfig could not be
-	// read. The error also wraps the operating system's error, so
-	// errors.Is(err, fs.ErrNotExist) tells a missing file.
-	ErrConfigFile = errors.New("cluster: cannot read config file")
-)
-
 // Profile names a set of defaults: see Development, Production and
 // Enterprise. The zero value means ProfileDevelopment.
 type Profile string

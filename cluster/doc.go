@@ -1,8 +1,30 @@
 // Package cluster turns a Foundation process into a cluster member: it keeps
 // a membership view fed by a discovery provider (package provider), detects
 // failed members, admits only members that share the cluster's secret, and
-// holds the member's configuration. The membership types document their own
-// model; this overview covers configuration.
+// holds the member's configuration.
+//
+// # Membership
+//
+// A Membership is fed candidate addresses by a provider and keeps this
+// member's view. Members talk to each other with small UDP datagrams on
+// their remoting host and port number: every HeartbeatInterval each member
+// sends a heartbeat, carrying its id, address, kinds, labels and version, to
+// every member and candidate address. A heartbeat is also how a member joins:
+// a valid heartbeat from an unknown id admits it (Joined). Every datagram
+// carries an HMAC-SHA256 over the cluster name and body under the shared
+// secret; a datagram of another cluster or with a wrong secret is dropped and
+// the attempt logged (at most once a minute per source).
+//
+// Failure detection is a pure state machine (state.go) driven with the time
+// as input: no heartbeat for SuspectAfter marks a member unreachable
+// (MemberUnreachable), a heartbeat makes it reachable again, and RemoveAfter
+// more removes it (Removed). A graceful Stop sends a leave (peers see Left,
+// never unreachable). A new run at an address replaces the old id at once.
+// A removed id that is heard from again (a healed partition) joins again;
+// proto.actor's member list would block it forever, which
+// cluster/protocluster works around. Events reach subscribers without ever
+// blocking the membership (a full subscriber loses events, counted by
+// Dropped).
 //
 // # Configuration
 //

@@ -23,15 +23,6 @@ import (
 	"github.com/foundation-go/foundation/provider"
 )
 
-// Errors returned by membership.
-var (
-	// ErrMembershipConfig: a MembershipConfig field is unusable; the message
-	// names it.
-	ErrMembershipConfig = errors.New("cluster: invalid membership configuration")
-	// ErrMembershipStopped: Start after Stop.
-	ErrMembershipStopped = errors.New("cluster: membership stopped")
-)
-
 // MembershipConfig configures a Membership. Required: Cluster, Self.Address
 // and the three durations (Config's presets give them).
 type MembershipConfig struct {
