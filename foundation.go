@@ -1,9 +1,3 @@
-// Package foundation starts a Foundation node in one call: configuration
-// (preset, file, environment, code), environment detection, the actor
-// system with remoting, cluster membership and discovery.
-//
-//	node, err := foundation.Start(ctx)
-//	defer node.Stop(ctx)
 package foundation
 
 import (
