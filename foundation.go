@@ -143,8 +143,19 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 		actor.WithLogger(n.Log),
 		actor.WithRemote(net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))),
 	}
-	if cfg.AdvertiseAddress != "" {
-		actorOpts = append(actorOpts, actor.WithAdvertisedAddress(cfg.AdvertiseAddress))
+	advertise := cfg.AdvertiseAddress
+	if advertise == "" && cfg.Port != 0 {
+		if ip := net.ParseIP(cfg.Host); ip != nil && ip.IsUnspecified() {
+			// Listening on every interface: peers need a real address.
+			host, err := primaryIP()
+			if err != nil {
+				return nil, fmt.Errorf("foundation: host %s listens on every interface and no advertise_address is set: %w", cfg.Host, err)
+			}
+			advertise = net.JoinHostPort(host, strconv.Itoa(cfg.Port))
+		}
+	}
+	if advertise != "" {
+		actorOpts = append(actorOpts, actor.WithAdvertisedAddress(advertise))
 	}
 	if cfg.TLS.CertFile != "" {
 		tlsOpts, err := remoteTLS(cfg.TLS)
@@ -206,6 +217,27 @@ func newProvider(name string, cfg cluster.Config, log *zap.Logger) (provider.Pro
 		})
 	}
 	return nil, fmt.Errorf("%w: %q is not built yet (available: static, mdns)", ErrProviderUnavailable, name)
+}
+
+// primaryIP returns the first IPv4 address of an interface that is up and
+// not loopback.
+func primaryIP() (string, error) {
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return "", err
+	}
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
+				return ipn.IP.String(), nil
+			}
+		}
+	}
+	return "", errors.New("no interface with an IPv4 address is up; set advertise_address")
 }
 
 func newLogger(level string) (*zap.Logger, error) {
