@@ -106,12 +106,9 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 		}
 	}
 	det := cluster.Detect(o.lookupEnv)
-	cfg, err := cluster.LoadConfig(o.file, o.lookupEnv, func(c *cluster.Config) {
-		// The detected profile applies unless the file or the environment
-		// chose one; options in code may still change it.
-		if c.Profile == "" {
-			c.Profile = det.Profile
-		}
+	// The detected profile applies unless the file or the environment chose
+	// one; options in code may still change it.
+	cfg, err := cluster.LoadConfigFor(det.Profile, o.file, o.lookupEnv, func(c *cluster.Config) {
 		for _, f := range o.overrides {
 			f(c)
 		}
@@ -144,8 +141,11 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 		actor.WithRemote(net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))),
 	}
 	advertise := cfg.AdvertiseAddress
-	if advertise == "" && cfg.Port != 0 {
-		if ip := net.ParseIP(cfg.Host); ip != nil && ip.IsUnspecified() {
+	if ip := net.ParseIP(cfg.Host); advertise == "" && ip != nil && ip.IsUnspecified() {
+		if cfg.Port == 0 {
+			return nil, fmt.Errorf("%w: host %s with port 0 needs advertise_address: peers cannot dial an unspecified address, and the port is not known before binding", cluster.ErrInvalidConfig, cfg.Host)
+		}
+		{
 			// Listening on every interface: peers need a real address.
 			host, err := primaryIP()
 			if err != nil {

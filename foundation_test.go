@@ -28,6 +28,7 @@ import (
 	"github.com/foundation-go/foundation/cluster"
 	"github.com/foundation-go/foundation/internal/nodeproc"
 	"github.com/foundation-go/foundation/protos"
+	"github.com/foundation-go/foundation/provider"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -214,3 +215,41 @@ func writePEM(t *testing.T, path, typ string, der []byte) {
 		t.Fatal(err)
 	}
 }
+
+func TestCodeWinsOverDetectedProfile(t *testing.T) {
+	// Kubernetes detected (production: host 0.0.0.0), but code asks for
+	// loopback and development timings: code wins, even with values equal
+	// to the development preset's.
+	ports, err := nodeproc.FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, err := foundation.Start(context.Background(),
+		foundation.WithEnv(env(map[string]string{"KUBERNETES_SERVICE_HOST": "10.0.0.1"})),
+		foundation.WithLogger(zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))),
+		foundation.WithProvider(noPeers{}),
+		foundation.WithConfig(func(c *cluster.Config) {
+			c.Host = "127.0.0.1"
+			c.Port = ports[0]
+			c.HeartbeatInterval = 100 * time.Millisecond
+			c.SuspectAfter = 300 * time.Millisecond
+			c.Secret = "test-secret-0123456789"
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Stop(context.Background())
+	c := node.Config
+	if c.Profile != cluster.ProfileProduction || c.Host != "127.0.0.1" || c.HeartbeatInterval != 100*time.Millisecond || c.SuspectAfter != 300*time.Millisecond {
+		t.Fatalf("profile %s host %s heartbeat %v suspect %v", c.Profile, c.Host, c.HeartbeatInterval, c.SuspectAfter)
+	}
+	if !strings.HasPrefix(node.System.Address(), "127.0.0.1:") {
+		t.Fatalf("listening on %s", node.System.Address())
+	}
+}
+
+type noPeers struct{}
+
+func (noPeers) Start(context.Context, provider.Member, func([]provider.Member)) error { return nil }
+
+func (noPeers) Stop(context.Context) error { return nil }

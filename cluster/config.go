@@ -909,6 +909,14 @@ type configSource struct {
 // The errors wrap ErrInvalidConfig (every problem found, joined), or
 // ErrConfigFile when the file cannot be read. On error the Config is zero.
 func LoadConfig(path string, lookupEnv func(string) (string, bool), override func(*Config)) (Config, error) {
+	return LoadConfigFor("", path, lookupEnv, override)
+}
+
+// LoadConfigFor is LoadConfig with a fallback profile, used when neither the
+// file nor FOUNDATION_PROFILE names one: typically Detect's profile. Because
+// the fallback chooses the preset before anything is layered on it, options
+// in code keep their precedence over every other source.
+func LoadConfigFor(fallback Profile, path string, lookupEnv func(string) (string, bool), override func(*Config)) (Config, error) {
 	if lookupEnv == nil {
 		lookupEnv = func(string) (string, bool) { return "", false }
 	}
@@ -927,7 +935,10 @@ func LoadConfig(path string, lookupEnv func(string) (string, bool), override fun
 		}
 		src.fileProfile = fromFile.Profile
 	}
-	profile := src.fileProfile
+	profile := fallback
+	if src.fileProfile != "" {
+		profile = src.fileProfile
+	}
 	if v, ok := lookupConfigEnv(lookupEnv, envProfile); ok {
 		profile = Profile(v)
 	}

@@ -71,12 +71,18 @@ type Membership struct {
 
 	dropped atomic.Uint64
 	ready   atomic.Bool
-	started atomic.Bool
-	stopped atomic.Bool
-	stopMu  sync.Mutex
+	stopped atomic.Bool // set before the leave: nothing but leaves goes out
+	life    sync.Mutex  // serialises Start and Stop
+	state   int
 	quit    chan struct{}
 	wg      sync.WaitGroup
 }
+
+const (
+	lifeNew = iota
+	lifeRunning
+	lifeStopped
+)
 
 // NewMembership checks cfg and builds a Membership; Start runs it.
 func NewMembership(cfg MembershipConfig, p provider.Provider) (*Membership, error) {
@@ -90,8 +96,8 @@ func NewMembership(cfg MembershipConfig, p provider.Provider) (*Membership, erro
 	if _, _, err := net.SplitHostPort(cfg.Self.Address); err != nil {
 		bad("Self.Address", "%q must be host:port", cfg.Self.Address)
 	}
-	if cfg.HeartbeatInterval <= 0 {
-		bad("HeartbeatInterval", "%v must be > 0", cfg.HeartbeatInterval)
+	if cfg.HeartbeatInterval < time.Millisecond {
+		bad("HeartbeatInterval", "%v must be >= 1ms", cfg.HeartbeatInterval)
 	}
 	if cfg.SuspectAfter <= 0 || cfg.SuspectAfter < 2*cfg.HeartbeatInterval {
 		bad("SuspectAfter", "%v must be > 0 and >= 2 x HeartbeatInterval (%v)", cfg.SuspectAfter, cfg.HeartbeatInterval)
@@ -142,14 +148,19 @@ func NewMemberID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// Start opens the transport, starts heartbeating and starts the provider.
+// Start opens the transport, starts heartbeating and starts the provider. It
+// is idempotent; after Stop, or after a Start that failed, it returns
+// ErrMembershipStopped.
 func (m *Membership) Start(ctx context.Context) error {
-	if m.stopped.Load() {
+	m.life.Lock()
+	defer m.life.Unlock()
+	switch m.state {
+	case lifeRunning:
+		return nil
+	case lifeStopped:
 		return ErrMembershipStopped
 	}
-	if !m.started.CompareAndSwap(false, true) {
-		return nil
-	}
+	m.state = lifeStopped // unless everything below succeeds
 	tr := m.cfg.Transport
 	if tr == nil {
 		var err error
@@ -173,6 +184,7 @@ func (m *Membership) Start(ctx context.Context) error {
 		m.halt()
 		return fmt.Errorf("cluster: provider: %w", err)
 	}
+	m.state = lifeRunning
 	m.log.Info("membership started", zap.String("address", m.cfg.Self.Address), zap.String("cluster", m.cfg.Cluster))
 	m.heartbeat() // announce at once rather than one interval later
 	return nil
@@ -182,26 +194,41 @@ func (m *Membership) Start(ctx context.Context) error {
 // provider and stops. Peers see this member as Left. Idempotent; it returns
 // within ctx.
 func (m *Membership) Stop(ctx context.Context) error {
-	m.stopMu.Lock()
-	defer m.stopMu.Unlock()
-	if !m.stopped.CompareAndSwap(false, true) {
+	return m.stop(ctx, true)
+}
+
+// Abort stops without announcing a leave, as a crash would: peers detect the
+// member as unreachable and remove it. For tests and fatal errors.
+func (m *Membership) Abort() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = m.stop(ctx, false)
+}
+
+func (m *Membership) stop(ctx context.Context, leave bool) error {
+	m.life.Lock()
+	defer m.life.Unlock()
+	if m.state != lifeRunning {
+		m.state = lifeStopped
 		return nil
 	}
-	if !m.started.Load() {
-		return nil
-	}
-	// Leave datagrams go out three times: loss on a real network should not
-	// turn a graceful leave into an unreachable member.
-	for i := 0; i < 3; i++ {
-		m.send(protos.MembershipBody_KIND_LEAVE)
+	m.state = lifeStopped
+	m.stopped.Store(true) // no more heartbeats: peers must not see us rejoin
+	if leave {
+		// Leave datagrams go out three times: loss on a real network should
+		// not turn a graceful leave into an unreachable member.
+		for i := 0; i < 3; i++ {
+			m.send(protos.MembershipBody_KIND_LEAVE)
+		}
 	}
 	err := m.prov.Stop(ctx)
 	m.halt()
-	m.log.Info("membership stopped")
+	m.log.Info("membership stopped", zap.Bool("left", leave))
 	return err
 }
 
 func (m *Membership) halt() {
+	m.stopped.Store(true)
 	close(m.quit)
 	_ = m.tr.Close()
 	m.wg.Wait()
@@ -305,8 +332,14 @@ func (m *Membership) tickLoop() {
 	}
 }
 
-// heartbeat sends one heartbeat to every member and candidate address.
-func (m *Membership) heartbeat() { m.send(protos.MembershipBody_KIND_HEARTBEAT) }
+// heartbeat sends one heartbeat to every member and candidate address,
+// unless the member is stopping.
+func (m *Membership) heartbeat() {
+	if m.stopped.Load() {
+		return
+	}
+	m.send(protos.MembershipBody_KIND_HEARTBEAT)
+}
 
 func (m *Membership) send(kind protos.MembershipBody_Kind) {
 	m.mu.Lock()
@@ -429,9 +462,9 @@ func (m *Membership) receive(b []byte, from string) {
 			Version: info.Version,
 			Started: time.Unix(0, info.StartedUnixNano),
 		}
-		m.publishLocked(m.st.heard(mem, now))
+		m.publishLocked(m.st.heard(mem, body.Seq, now))
 	case protos.MembershipBody_KIND_LEAVE:
-		m.publishLocked(m.st.left(info.Id, now))
+		m.publishLocked(m.st.left(info.Id, body.Seq, now))
 	}
 }
 
@@ -491,18 +524,4 @@ func (m *Membership) updateReadyLocked() {
 		}
 	}
 	m.ready.Store(true)
-}
-
-// Abort stops without announcing a leave, as a crash would: peers detect the
-// member as unreachable and remove it. For tests and fatal errors.
-func (m *Membership) Abort() {
-	m.stopMu.Lock()
-	defer m.stopMu.Unlock()
-	if !m.stopped.CompareAndSwap(false, true) || !m.started.Load() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	_ = m.prov.Stop(ctx)
-	m.halt()
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,7 +73,7 @@ type Member struct {
 	System     *actor.System
 	Membership *cluster.Membership
 	Address    string
-	stopped    bool
+	stopped    atomic.Bool
 }
 
 // Start starts n members that know each other's addresses (a static seed
@@ -152,7 +153,7 @@ func (c *Cluster) Member(i int) *Member { return c.Members()[i] }
 func (c *Cluster) Running() []*Member {
 	var out []*Member
 	for _, m := range c.Members() {
-		if !m.stopped {
+		if !m.stopped.Load() {
 			out = append(out, m)
 		}
 	}
@@ -162,10 +163,9 @@ func (c *Cluster) Running() []*Member {
 // Stop stops member i gracefully (its peers see it leave).
 func (c *Cluster) Stop(i int) {
 	m := c.Member(i)
-	if m.stopped {
+	if !m.stopped.CompareAndSwap(false, true) {
 		return
 	}
-	m.stopped = true
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := m.Membership.Stop(ctx); err != nil {
@@ -179,10 +179,9 @@ func (c *Cluster) Stop(i int) {
 // Kill stops member i as a crash would: no leave is announced.
 func (c *Cluster) Kill(i int) {
 	m := c.Member(i)
-	if m.stopped {
+	if !m.stopped.CompareAndSwap(false, true) {
 		return
 	}
-	m.stopped = true
 	m.Membership.Abort()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -193,7 +192,7 @@ func (c *Cluster) Kill(i int) {
 // address; it joins under a new member id. It returns the new member.
 func (c *Cluster) Restart(i int) (*Member, error) {
 	old := c.Member(i)
-	if !old.stopped {
+	if !old.stopped.Load() {
 		c.Kill(i)
 	}
 	return c.add(old.Address)
