@@ -88,12 +88,19 @@ func (s *System) reply(to ReplyTo, msg any) {
 	if to.pid == nil || s.as == nil {
 		return
 	}
-	if err, ok := msg.(error); ok {
-		if s.isLocal(to.pid) {
-			msg = &replyErr{err}
+	local := s.isLocal(to.pid)
+	switch m := msg.(type) {
+	case error:
+		if local {
+			msg = &replyErr{m}
 		} else {
-			msg = &protos.CallError{Message: err.Error()}
+			msg = &protos.CallError{Message: m.Error()}
 		}
+	case nil:
+		msg = nilReply
+	}
+	if msg == nilReply && !local {
+		msg = &protos.NilReply{}
 	}
 	proc, _ := s.as.ProcessRegistry.Get(to.pid)
 	proc.SendUserMessage(to.pid, msg)
@@ -248,6 +255,8 @@ func (s *System) call(ctx context.Context, pid *PID, req any) (any, error) {
 		return nil, fmt.Errorf("%w: %s: %s", ErrRemote, PIDString(pid), v.Message)
 	case *actor.DeadLetterResponse:
 		return nil, fmt.Errorf("%w: %s", ErrNoProcess, PIDString(pid))
+	case *protos.NilReply:
+		return nil, nil
 	}
 	if m == nilReply {
 		return nil, nil

@@ -1,6 +1,7 @@
 package actor
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -96,12 +97,23 @@ func (d *dispatcher) trim() {
 	}
 }
 
-// close stops every worker and waits for them; mailboxes still scheduled
-// afterwards run on plain goroutines.
-func (d *dispatcher) close() {
+// close stops every worker and waits for them, or for ctx (a worker stuck in
+// a handler cannot be interrupted); mailboxes still scheduled afterwards run
+// on plain goroutines.
+func (d *dispatcher) close(ctx context.Context) error {
 	d.closeOnce.Do(func() {
 		d.closed.Store(true)
 		close(d.quit)
 	})
-	d.wg.Wait()
+	done := make(chan struct{})
+	go func() {
+		d.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -151,6 +151,7 @@ type procExt struct {
 	linkErr    error
 	initFailed bool
 	dead       bool            // stopped: the mailbox refuses what is still queued
+	terminated bool            // Terminate has run
 	pending    map[string]*PID // deferred calls not yet answered
 }
 
@@ -188,6 +189,7 @@ func (p *process) Receive(c actor.Context) {
 		return
 	}
 	p.handle(c, m)
+	p.afterHandler()
 }
 
 // plain is the hot path: a plain actor without options. It sets up no
@@ -209,16 +211,23 @@ func (p *process) lifecycle(c actor.Context, m any) {
 	switch m := m.(type) {
 	case *actor.Stopping:
 		p.x.exiting = true
+		if p.x.srv == nil {
+			p.safeActor(p.b) // a plain actor sees the engine's lifecycle
+		}
 	case *actor.Stopped:
 		p.stopped()
 	case *actor.Restarting, *actor.Terminated:
-		// Foundation processes are never restarted in place; child
-		// terminations are visible through links and monitors.
+		// Servers see exits through links and monitors; a plain actor gets
+		// the engine's messages (Terminated after its own Watch).
+		if p.x.srv == nil {
+			p.safeActor(p.b)
+		}
 	case *exitSignal:
 		p.exitSignal(m)
 	case *downSignal:
 		if p.sys.acceptDown(c.Self(), m.down.Ref.id) {
 			p.info(m.down)
+			p.afterHandler()
 		}
 	case *idleTick:
 		p.idleTick(m)
@@ -320,16 +329,9 @@ func (p *process) stopped() {
 	// As in OTP, Terminate runs before linked and monitoring processes learn
 	// of the exit, so a replacement never overlaps the old process's
 	// cleanup; and it does not run when Init failed.
-	if x.srv != nil && !x.initFailed {
-		func() {
-			defer func() {
-				if v := recover(); v != nil {
-					p.Logger().Warn("Terminate panicked", zap.Any("panic", v))
-				}
-			}()
-			x.srv.Terminate(p, reason)
-		}()
-	} else if x.srv == nil {
+	if x.srv != nil {
+		p.terminate(reason)
+	} else {
 		p.safeActor(p.b)
 	}
 	p.sys.exited(self, reason)
@@ -337,6 +339,30 @@ func (p *process) stopped() {
 		p.Logger().Info("process exited", zap.Stringer("reason", reason))
 	}
 	p.sys.live.Add(-1)
+}
+
+// terminate runs a Server's Terminate once (not after a failed Init).
+func (p *process) terminate(reason Reason) {
+	x := p.x
+	if x.srv == nil || x.initFailed || x.terminated {
+		return
+	}
+	x.terminated = true
+	defer func() {
+		if v := recover(); v != nil {
+			p.Logger().Warn("Terminate panicked", zap.Any("panic", v))
+		}
+	}()
+	x.srv.Terminate(p, reason)
+}
+
+// afterHandler runs Terminate as soon as the handler that decided to stop
+// (or crashed) has returned, while the process is still alive and
+// registered, as gen_server does; the engine's stop follows.
+func (p *process) afterHandler() {
+	if x := p.x; x != nil && x.hasReason && x.srv != nil && !x.terminated {
+		p.terminate(x.reason)
+	}
 }
 
 func (p *process) exitSignal(m *exitSignal) {
@@ -354,6 +380,7 @@ func (p *process) exitSignal(m *exitSignal) {
 			from = &PID{}
 		}
 		p.info(Exit{From: from, Reason: m.reason})
+		p.afterHandler()
 		return
 	}
 	if m.reason.IsNormal() || m.onlyTrapped {
@@ -522,4 +549,5 @@ func (p *process) idleTick(m *idleTick) {
 	}
 	x.idleArmed = false // re-armed by the next message
 	p.info(Timeout{Idle: idle})
+	p.afterHandler()
 }

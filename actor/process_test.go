@@ -337,3 +337,37 @@ func TestQueuedCallsFailPromptlyWhenServerStops(t *testing.T) {
 }
 
 type stopNow struct{}
+
+func TestStopHonoursItsContext(t *testing.T) {
+	s, err := actor.NewSystem()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	r := newRecorder(false)
+	pid, _ := s.Spawn(r)
+	s.Tell(pid, func(actor.Process) { <-release }) // a handler stuck until released
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	t0 := time.Now()
+	err = s.Stop(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(t0) > time.Second {
+		t.Fatalf("Stop with a stuck handler: %v after %v", err, time.Since(t0))
+	}
+	// A second Stop returns the first one's result.
+	short, c2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer c2()
+	if err := s.Stop(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("second Stop: %v", err)
+	}
+	close(release)
+	r.wait(t)
+	select {
+	case <-s.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("system never finished stopping")
+	}
+}

@@ -84,6 +84,11 @@ func TestRemoteCallAndHeaders(t *testing.T) {
 	if !errors.Is(err, actor.ErrRemote) || !contains(err.Error(), "refused by handler") {
 		t.Fatalf("remote error: %v", err)
 	}
+	// A nil reply crosses too.
+	nilPID, _ := b.Spawn(nilReplier{})
+	if v, err := a.CallAny(ctx, nilPID, &protos.Ping{}); err != nil || v != nil {
+		t.Fatalf("remote nil reply: %v %v", v, err)
+	}
 	// A dead remote pid answers ErrNoProcess well before the deadline.
 	dead := b.ProtoActor().NewLocalPID("nobody-here")
 	t0 := time.Now()

@@ -78,6 +78,10 @@ func TestSendAfter(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.Advance(4 * time.Second)
+	// A tick fired early would be queued before this call's reply.
+	if _, err := actor.Call[string](context.Background(), s, pid, "sync"); err != nil {
+		t.Fatal(err)
+	}
 	select {
 	case <-srv.ticks:
 		t.Fatal("tick before its time")

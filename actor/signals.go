@@ -129,9 +129,9 @@ func (s *System) Monitor(watcher, target *PID) (MonitorRef, error) {
 	ref := MonitorRef{id: s.table.refs.Add(1), watcher: watcher, target: target}
 	ok := s.table.with(watcher, s.alive, func(e *entry) {
 		if e.monitoring == nil {
-			e.monitoring = make(map[uint64]struct{}, 1)
+			e.monitoring = make(map[uint64]*PID, 1)
 		}
-		e.monitoring[ref.id] = struct{}{}
+		e.monitoring[ref.id] = target
 	})
 	if !ok {
 		return MonitorRef{}, fmt.Errorf("%w: Monitor: watcher %s", ErrNoProcess, PIDString(watcher))
@@ -374,6 +374,11 @@ func (s *System) exited(self *PID, reason Reason) (killed bool) {
 		// As in OTP, linked processes receive reason killed as an ordinary,
 		// trappable exit signal.
 		s.tell(other, &exitSignal{from: self, reason: reason})
+	}
+	// Monitors this process held die with it, as in OTP: the targets
+	// forget them (no Down will be sent to a dead watcher).
+	for ref, target := range e.monitoring {
+		s.table.peek(target, func(te *entry) { delete(te.monitoredBy, ref) })
 	}
 	for ref, watcher := range e.monitoredBy {
 		s.tell(watcher, &downSignal{Down{Ref: MonitorRef{id: ref, watcher: watcher, target: self}, PID: self, Reason: reason}})

@@ -57,8 +57,7 @@ type System struct {
 	remote *remote.Remote
 
 	state   atomic.Int32
-	startMu sync.Mutex
-	stopMu  sync.Mutex
+	startMu sync.Mutex // guards state transitions; never held while waiting
 	stopErr error
 	stopped chan struct{}
 
@@ -216,6 +215,7 @@ func (s *System) Start(ctx context.Context) error {
 	s.disp = newDispatcher(300, int32(4*runtime.GOMAXPROCS(0)+16))
 	if s.opts.remoteAddr != "" {
 		if err := s.startRemote(); err != nil {
+			_ = s.disp.close(context.Background())
 			s.as.Shutdown()
 			return err
 		}
@@ -316,19 +316,22 @@ func (s *System) check() error {
 // ends first, Stop returns ctx's error; processes still running are those
 // stuck in a handler.
 func (s *System) Stop(ctx context.Context) error {
-	s.stopMu.Lock()
-	defer s.stopMu.Unlock()
 	s.startMu.Lock()
-	st := s.state.Load()
-	if st == stateNew {
+	switch s.state.Load() {
+	case stateNew:
 		s.state.Store(stateStopped)
-		s.startMu.Unlock()
 		close(s.stopped)
-		return nil
-	}
-	if st == stateStopped {
 		s.startMu.Unlock()
-		return s.stopErr
+		return nil
+	case stateStopping, stateStopped:
+		// Another Stop is at work or done: wait for it within our own ctx.
+		s.startMu.Unlock()
+		select {
+		case <-s.stopped:
+			return s.stopErr
+		case <-ctx.Done():
+			return fmt.Errorf("actor: stop: %w", ctx.Err())
+		}
 	}
 	s.state.Store(stateStopping)
 	s.startMu.Unlock()
@@ -341,10 +344,12 @@ func (s *System) Stop(ctx context.Context) error {
 		s.as.EventStream.Unsubscribe(sub)
 	}
 	s.drainSlots()
-	s.disp.close()
+	if derr := s.disp.close(ctx); err == nil && derr != nil {
+		err = fmt.Errorf("actor: stop: a handler is still running: %w", derr)
+	}
 	s.as.Shutdown()
-	s.state.Store(stateStopped)
 	s.stopErr = err
+	s.state.Store(stateStopped)
 	close(s.stopped)
 	if err != nil {
 		s.log.Warn("actor system stopped before every process finished", zap.Error(err))
@@ -367,12 +372,25 @@ func (s *System) registryIDs() []string {
 	return ids
 }
 
-// stopActors sends Stop to every actor process that is not engine
-// infrastructure and waits until each has terminated.
+// stopActors stops every actor process that is not engine infrastructure
+// and waits until each has terminated. It goes top down: first the processes
+// nobody owns (not spawn-linked to another), so that supervisors stop their
+// children themselves, in order and with their shutdown timeouts; then
+// whatever is left.
 func (s *System) stopActors(ctx context.Context) error {
-	w := newReaper(s)
-	defer w.close()
-	var targets []*PID
+	roots, rest := s.liveProcesses()
+	if err := s.stopAndWait(ctx, roots); err != nil {
+		return err
+	}
+	if len(roots) > 0 {
+		_, rest = s.liveProcesses()
+	}
+	return s.stopAndWait(ctx, rest)
+}
+
+// liveProcesses lists the registered actor processes that are not engine
+// infrastructure, split into unowned and owned ones.
+func (s *System) liveProcesses() (roots, owned []*PID) {
 	for _, bucket := range s.as.ProcessRegistry.LocalPIDs.LocalPIDs {
 		for item := range bucket.IterBuffered() {
 			if _, infra := s.infra[item.Key]; infra {
@@ -381,12 +399,25 @@ func (s *System) stopActors(ctx context.Context) error {
 			if _, ok := item.Val.(*actor.ActorProcess); !ok {
 				continue
 			}
-			targets = append(targets, s.as.NewLocalPID(item.Key))
+			pid := s.as.NewLocalPID(item.Key)
+			isOwned := false
+			s.table.peek(pid, func(e *entry) { isOwned = e.owned })
+			if isOwned {
+				owned = append(owned, pid)
+			} else {
+				roots = append(roots, pid)
+			}
 		}
 	}
+	return roots, owned
+}
+
+func (s *System) stopAndWait(ctx context.Context, targets []*PID) error {
 	if len(targets) == 0 {
 		return nil
 	}
+	w := newReaper(s)
+	defer w.close()
 	w.expect(len(targets))
 	for _, pid := range targets {
 		s.sendSystem(pid, &actor.Watch{Watcher: w.pid})

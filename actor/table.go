@@ -28,13 +28,14 @@ type shard struct {
 }
 
 type entry struct {
-	links       map[string]*PID     // pid key -> linked pid
-	monitoredBy map[uint64]*PID     // ref -> watcher
-	monitoring  map[uint64]struct{} // refs this process holds, for Demonitor
+	links       map[string]*PID // pid key -> linked pid
+	monitoredBy map[uint64]*PID // ref -> watcher
+	monitoring  map[uint64]*PID // refs this process holds -> their targets
 	names       []string
 	groups      []string
 	killed      bool  // Kill was called: exit reason is Killed
 	crash       error // a panic the engine caught
+	owned       bool  // spawned linked to another process, which stops it
 }
 
 func (t *table) init() {

@@ -167,6 +167,43 @@ func (x *Pong) GetHeaders() map[string]string {
 	return nil
 }
 
+// NilReply answers a call whose handler replied nil, across members.
+type NilReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NilReply) Reset() {
+	*x = NilReply{}
+	mi := &file_foundation_actor_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NilReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NilReply) ProtoMessage() {}
+
+func (x *NilReply) ProtoReflect() protoreflect.Message {
+	mi := &file_foundation_actor_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NilReply.ProtoReflect.Descriptor instead.
+func (*NilReply) Descriptor() ([]byte, []int) {
+	return file_foundation_actor_proto_rawDescGZIP(), []int{3}
+}
+
 var File_foundation_actor_proto protoreflect.FileDescriptor
 
 const file_foundation_actor_proto_rawDesc = "" +
@@ -182,7 +219,9 @@ const file_foundation_actor_proto_rawDesc = "" +
 	"\aheaders\x18\x02 \x03(\v2\x1d.foundation.Pong.HeadersEntryR\aheaders\x1a:\n" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B,Z*github.com/foundation-go/foundation/protosb\x06proto3"
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\n" +
+	"\n" +
+	"\bNilReplyB,Z*github.com/foundation-go/foundation/protosb\x06proto3"
 
 var (
 	file_foundation_actor_proto_rawDescOnce sync.Once
@@ -196,15 +235,16 @@ func file_foundation_actor_proto_rawDescGZIP() []byte {
 	return file_foundation_actor_proto_rawDescData
 }
 
-var file_foundation_actor_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_foundation_actor_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_foundation_actor_proto_goTypes = []any{
 	(*CallError)(nil), // 0: foundation.CallError
 	(*Ping)(nil),      // 1: foundation.Ping
 	(*Pong)(nil),      // 2: foundation.Pong
-	nil,               // 3: foundation.Pong.HeadersEntry
+	(*NilReply)(nil),  // 3: foundation.NilReply
+	nil,               // 4: foundation.Pong.HeadersEntry
 }
 var file_foundation_actor_proto_depIdxs = []int32{
-	3, // 0: foundation.Pong.headers:type_name -> foundation.Pong.HeadersEntry
+	4, // 0: foundation.Pong.headers:type_name -> foundation.Pong.HeadersEntry
 	1, // [1:1] is the sub-list for method output_type
 	1, // [1:1] is the sub-list for method input_type
 	1, // [1:1] is the sub-list for extension type_name
@@ -223,7 +263,7 @@ func file_foundation_actor_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_foundation_actor_proto_rawDesc), len(file_foundation_actor_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -434,7 +434,7 @@ func (s *server) stopChild(pid *actor.PID, timeout time.Duration) actor.Reason {
 	if timeout == BrutalKill {
 		return s.kill(pid, done)
 	}
-	_ = s.sys.Exit(pid, actor.Shutdown) // ErrNoProcess: already gone, done is closed
+	_ = s.sys.ExitFrom(s.self, pid, actor.Shutdown) // ErrNoProcess: already gone, done is closed
 	if s.await(done, timeout) {
 		return actor.Shutdown
 	}
@@ -517,7 +517,7 @@ func (s *server) terminateAll() {
 		if st.timeout == BrutalKill {
 			_ = s.sys.Kill(pid)
 		} else {
-			_ = s.sys.Exit(pid, actor.Shutdown)
+			_ = s.sys.ExitFrom(s.self, pid, actor.Shutdown)
 		}
 		all = append(all, st)
 	}
