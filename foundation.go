@@ -152,6 +152,7 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 				return nil, fmt.Errorf("foundation: host %s listens on every interface and no advertise_address is set: %w", cfg.Host, err)
 			}
 			advertise = net.JoinHostPort(host, strconv.Itoa(cfg.Port))
+			n.Log.Info("advertising the first IPv4 interface address; set advertise_address to choose", zap.String("advertise_address", advertise))
 		}
 	}
 	if advertise != "" {

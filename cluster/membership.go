@@ -250,8 +250,10 @@ func (m *Membership) Members() []Member {
 	return append([]Member{m.cfg.Self.clone()}, m.st.view()...)
 }
 
-// Ready reports whether the view holds the members this member expects:
-// MembershipConfig.Expected of them, or every address the provider lists.
+// Ready reports whether the view has held the members this member expects:
+// MembershipConfig.Expected of them, or every address the provider lists
+// (with mDNS, whatever it has discovered so far: possibly none). It stays
+// true once reached.
 func (m *Membership) Ready() bool { return m.ready.Load() }
 
 // Subscribe returns a channel of membership events and a cancel function.
@@ -285,15 +287,20 @@ func (m *Membership) Subscribe(buffer int) (<-chan MemberEvent, func()) {
 func (m *Membership) Dropped() uint64 { return m.dropped.Load() }
 
 func (m *Membership) onProvider(members []provider.Member) {
+	self := canonicalAddress(m.cfg.Self.Address)
 	addrs := make([]string, 0, len(members))
 	for _, pm := range members {
-		if pm.Address == "" || pm.Address == m.cfg.Self.Address || pm.ID == m.cfg.Self.ID {
+		if pm.Address == "" || pm.ID == m.cfg.Self.ID {
 			continue
 		}
 		if pm.Cluster != "" && pm.Cluster != m.cfg.Cluster {
 			continue
 		}
-		addrs = append(addrs, pm.Address)
+		a := canonicalAddress(pm.Address)
+		if a == self {
+			continue
+		}
+		addrs = append(addrs, a)
 	}
 	slices.Sort(addrs)
 	addrs = slices.Compact(addrs)
@@ -506,7 +513,38 @@ func (m *Membership) publishLocked(evs []MemberEvent) {
 	}
 }
 
+// canonicalAddress resolves a host name in a host:port (a seed such as
+// localhost:7350 or a DNS name) to an IP address, so that candidates compare
+// with the addresses members advertise. It waits at most a second for DNS
+// and keeps the address as given when it cannot resolve it.
+func canonicalAddress(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || net.ParseIP(host) != nil {
+		return addr
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+	if err != nil || len(ips) == 0 {
+		return addr
+	}
+	ip := ips[0].IP
+	for _, c := range ips {
+		if c.IP.To4() != nil { // prefer IPv4, as members advertise
+			ip = c.IP
+			break
+		}
+	}
+	return net.JoinHostPort(ip.String(), port)
+}
+
+// updateReadyLocked latches readiness: once the member has seen the members
+// it expects it stays ready (a later crash of a seed does not make the
+// survivors unready).
 func (m *Membership) updateReadyLocked() {
+	if m.ready.Load() {
+		return
+	}
 	if m.cfg.Expected > 0 {
 		up := 1
 		for _, r := range m.st.members {

@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"errors"
+	"net"
 	"testing"
 	"time"
 
@@ -308,4 +309,46 @@ func contains(s, sub string) bool {
 		}
 	}
 	return false
+}
+
+func TestReadinessWithHostNameSeedsAndLatch(t *testing.T) {
+	// Two members whose seed list names them as localhost:port.
+	trs := make([]cluster.Transport, 2)
+	var seeds fixed
+	for i := range trs {
+		tr, err := cluster.ListenUDP("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		trs[i] = tr
+		_, port, _ := net.SplitHostPort(tr.LocalAddress())
+		seeds = append(seeds, "localhost:"+port)
+	}
+	var ms []*cluster.Membership
+	for i, tr := range trs {
+		m, err := cluster.NewMembership(cluster.MembershipConfig{
+			Cluster:           "ready",
+			Self:              cluster.Member{Address: tr.LocalAddress()},
+			HeartbeatInterval: 50 * time.Millisecond,
+			SuspectAfter:      150 * time.Millisecond,
+			RemoveAfter:       100 * time.Millisecond,
+			Transport:         tr,
+		}, seeds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		defer m.Stop(context.Background())
+		ms = append(ms, m)
+		_ = i
+	}
+	clustertest.Eventually(t, func() bool { return ms[0].Ready() && ms[1].Ready() }, 3*time.Second, "both ready with host-name seeds")
+	// The other member crashes: the survivor stays ready.
+	ms[1].Abort()
+	clustertest.Eventually(t, func() bool { return len(ms[0].Members()) == 1 }, 3*time.Second, "crash removed")
+	if !ms[0].Ready() {
+		t.Fatal("survivor no longer ready after a peer crashed")
+	}
 }

@@ -37,7 +37,7 @@ func run() error {
 		prov       = flag.String("provider", "", "discovery provider: static, mdns, auto (default from config/environment)")
 		seeds      = flag.String("seeds", "", "comma-separated host:port seeds for the static provider")
 		host       = flag.String("host", "", "listen host")
-		port       = flag.Int("port", -1, "listen port (0: any free port)")
+		port       = flag.Int("port", -1, "listen port (default from the profile: development picks a free port, production 7350)")
 		name       = flag.String("name", "", "cluster name")
 		secret     = flag.String("secret", "", "cluster secret")
 		ifaces     = flag.String("mdns-interfaces", "", "comma-separated interfaces for mDNS")
