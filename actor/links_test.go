@@ -273,29 +273,57 @@ func TestGroups(t *testing.T) {
 }
 
 func TestTerminateRunsBeforeLinksFire(t *testing.T) {
+	// A crash (Terminate right after the crashing handler) and a Kill
+	// (Terminate when the engine stops the process).
+	for name, end := range map[string]func(s *actor.System, pid *actor.PID){
+		"crash": func(s *actor.System, pid *actor.PID) { crash(s, pid, "boom") },
+		"kill":  func(s *actor.System, pid *actor.PID) { _ = s.Kill(pid) },
+	} {
+		t.Run(name, func(t *testing.T) { terminateBeforeLinks(t, end) })
+	}
+}
+
+func terminateBeforeLinks(t *testing.T, end func(*actor.System, *actor.PID)) {
 	s := start(t)
 	order := make(chan string, 2)
+	release := make(chan struct{})
 	w := &orderWatcher{order: order}
 	pw, _ := s.Spawn(w, actor.WithTrapExit())
-	pt, _ := s.Spawn(&orderTarget{order: order}, actor.WithLink(pw))
-	crash(s, pt, "boom")
-	var got []string
-	for len(got) < 2 {
-		select {
-		case o := <-order:
-			got = append(got, o)
-		case <-time.After(5 * time.Second):
-			t.Fatalf("got %v only", got)
+	pt, _ := s.Spawn(&orderTarget{order: order, release: release}, actor.WithLink(pw))
+	end(s, pt)
+	select {
+	case o := <-order:
+		if o != "terminate" {
+			t.Fatalf("%s before Terminate started", o)
 		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Terminate never ran")
 	}
-	if got[0] != "terminate" || got[1] != "exit" {
-		t.Fatalf("order %v: Terminate must finish before the exit signal", got)
+	// Terminate is running. Had the exit signal gone out first, it would be
+	// in the watcher's mailbox ahead of this call.
+	if _, err := actor.Call[string](context.Background(), s, pw, "sync"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case o := <-order:
+		t.Fatalf("%s while Terminate was still running", o)
+	default:
+	}
+	close(release)
+	select {
+	case o := <-order:
+		if o != "exit" {
+			t.Fatalf("got %s, want exit", o)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no exit signal after Terminate")
 	}
 }
 
 type orderTarget struct {
 	actor.ServerBase
-	order chan string
+	order   chan string
+	release chan struct{}
 }
 
 func (o *orderTarget) HandleCast(p actor.Process, m any) {
@@ -305,14 +333,16 @@ func (o *orderTarget) HandleCast(p actor.Process, m any) {
 }
 
 func (o *orderTarget) Terminate(actor.Process, actor.Reason) {
-	time.Sleep(20 * time.Millisecond) // a slow cleanup: the link must wait for it
 	o.order <- "terminate"
+	<-o.release // a cleanup still running: the link must wait for it
 }
 
 type orderWatcher struct {
 	actor.ServerBase
 	order chan string
 }
+
+func (o *orderWatcher) HandleCall(_ actor.Process, req any) (any, error) { return "ok", nil }
 
 func (o *orderWatcher) HandleInfo(_ actor.Process, m any) {
 	if _, ok := m.(actor.Exit); ok {

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/foundation-go/foundation/actor"
+	"github.com/foundation-go/foundation/actor/actortest"
 	"github.com/foundation-go/foundation/supervision"
 )
 
@@ -554,7 +555,7 @@ func TestFailingRestartCountsAgainstIntensity(t *testing.T) {
 
 // A fixed or exponential restart delay, measured on the system clock.
 func TestRestartDelay(t *testing.T) {
-	clock := newManualClock()
+	clock := actortest.NewClock(time.Unix(1_000_000, 0))
 	sys := start(t, actor.WithClock(clock))
 	ev := collect(t, sys)
 	sup, err := supervision.Start(bg(), sys, supervision.Spec{
@@ -587,7 +588,7 @@ func TestRestartDelay(t *testing.T) {
 	if err := sup.Stop(bg()); err != nil {
 		t.Fatal(err)
 	}
-	if n := clock.pending(); n != 0 {
+	if n := clock.Pending(); n != 0 {
 		t.Fatalf("%d timers left after Stop", n)
 	}
 }

@@ -43,18 +43,7 @@ func TestMDNSFormationInNamespace(t *testing.T) {
 		return
 	}
 	// Inside the namespace: only lo exists.
-	root, err := nodeproc.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin, err := nodeproc.Build(root, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ports, err := nodeproc.FreePorts(3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin, ports := buildNode(t, 3)
 	env := []string{"FOUNDATION_LOG_LEVEL=warn", "FOUNDATION_NAME=mdns-test", "FOUNDATION_SECRET=mdns-test-secret-0123"}
 	var procs []*nodeproc.Proc
 	t0 := time.Now()

@@ -18,18 +18,7 @@ func TestProcessesKillDetectRejoinLeave(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test")
 	}
-	root, err := nodeproc.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin, err := nodeproc.Build(root, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ports, err := nodeproc.FreePorts(3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin, ports := buildNode(t, 3)
 	var seeds []string
 	for _, p := range ports {
 		seeds = append(seeds, "127.0.0.1:"+strconv.Itoa(p))
@@ -128,4 +117,23 @@ func (w testWriter) Write(p []byte) (int, error) {
 		return os.Stderr.Write(p)
 	}
 	return len(p), nil
+}
+
+// buildNode builds examples/node into the test's temporary folder and picks
+// n ports free for TCP and UDP on 127.0.0.1.
+func buildNode(t *testing.T, n int) (string, []int) {
+	t.Helper()
+	root, err := nodeproc.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := nodeproc.Build(root, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports, err := nodeproc.FreePorts(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin, ports
 }
