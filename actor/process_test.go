@@ -154,9 +154,10 @@ func TestCallTimeoutAndCancel(t *testing.T) {
 	if d > 100*time.Millisecond {
 		t.Fatalf("timeout after %v, want <= 2x the 50ms deadline", d)
 	}
+	// Canceled while the server holds the call: the handler itself cancels.
 	cctx, ccancel := context.WithCancel(context.Background())
-	go func() { time.Sleep(10 * time.Millisecond); ccancel() }()
-	if _, err := actor.Call[string](cctx, s, pid, hold); !errors.Is(err, actor.ErrCanceled) || !errors.Is(err, context.Canceled) {
+	holdAndCancel := func(actor.Process) (any, error) { ccancel(); return actor.NoReply, nil }
+	if _, err := actor.Call[string](cctx, s, pid, holdAndCancel); !errors.Is(err, actor.ErrCanceled) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want ErrCanceled", err)
 	}
 	// The slot is reused: a late reply to an abandoned call must not leak
