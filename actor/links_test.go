@@ -116,7 +116,10 @@ func TestLinkToDeadProcess(t *testing.T) {
 	pd, _ := s.Spawn(dead)
 	pt, _ := s.Spawn(trapper)
 	s.Tell(pd, func(p actor.Process) { p.Stop(actor.Normal) })
-	dead.wait(t)
+	dead.wait(t) // Terminate has run; the process may still be registered
+	if err := s.Wait(context.Background(), pd); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Link(pt, pd); !errors.Is(err, actor.ErrNoProcess) {
 		t.Fatalf("Link to dead: %v", err)
 	}
@@ -173,7 +176,10 @@ func TestMonitorDeadPIDGivesNoProc(t *testing.T) {
 	pt, _ := s.Spawn(target)
 	pw, _ := s.Spawn(watcher)
 	s.Tell(pt, func(p actor.Process) { p.Stop(actor.Normal) })
-	target.wait(t)
+	target.wait(t) // Terminate has run; the process may still be registered
+	if err := s.Wait(context.Background(), pt); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.Monitor(pw, pt); err != nil {
 		t.Fatal(err)
 	}
