@@ -32,6 +32,21 @@ type Options struct {
 	Logger *zap.Logger
 	// Kinds hosted by every member.
 	Kinds []string
+	// Layer, when set, makes a Layer for each new member (its index in
+	// the order of starts): something built on the member, such as grains.
+	Layer func(index int) Layer
+}
+
+// Layer is something built on a member that starts and stops with it.
+// Prepare runs after the member's System started and before its Membership
+// exists, and may add labels (and kinds) to the member; Start runs once the
+// membership has started; Stop runs first when the member stops gracefully,
+// Abort when it is killed.
+type Layer interface {
+	Prepare(m *Member, self *cluster.Member) error
+	Start(m *Member) error
+	Stop(ctx context.Context) error
+	Abort()
 }
 
 func (o Options) withDefaults(t testing.TB) Options {
@@ -66,6 +81,7 @@ type Cluster struct {
 
 	mu      sync.Mutex
 	members []*Member
+	started int
 }
 
 // Member is one member: its actor System and its Membership.
@@ -73,7 +89,11 @@ type Member struct {
 	System     *actor.System
 	Membership *cluster.Membership
 	Address    string
-	stopped    atomic.Bool
+	// Index is the member's place in the order of starts (0 first).
+	Index int
+	// Layer is Options.Layer's layer for this member, or nil.
+	Layer   Layer
+	stopped atomic.Bool
 }
 
 // Start starts n members that know each other's addresses (a static seed
@@ -107,6 +127,18 @@ func (c *Cluster) add(addr string) (*Member, error) {
 		return nil, err
 	}
 	address := sys.Address()
+	c.mu.Lock()
+	m := &Member{System: sys, Address: address, Index: c.started}
+	c.started++
+	c.mu.Unlock()
+	self := cluster.Member{Address: address, Kinds: slices.Clone(o.Kinds), Labels: map[string]string{}}
+	if o.Layer != nil {
+		m.Layer = o.Layer(m.Index)
+		if err := m.Layer.Prepare(m, &self); err != nil {
+			_ = sys.Stop(context.Background())
+			return nil, err
+		}
+	}
 	tr, err := cluster.ListenUDP(address)
 	if err != nil {
 		_ = sys.Stop(context.Background())
@@ -115,7 +147,7 @@ func (c *Cluster) add(addr string) (*Member, error) {
 	ms, err := cluster.NewMembership(cluster.MembershipConfig{
 		Cluster:           o.Name,
 		Secret:            []byte(o.Secret),
-		Self:              cluster.Member{Address: address, Kinds: o.Kinds},
+		Self:              self,
 		HeartbeatInterval: o.HeartbeatInterval,
 		SuspectAfter:      o.SuspectAfter,
 		RemoveAfter:       o.RemoveAfter,
@@ -132,7 +164,15 @@ func (c *Cluster) add(addr string) (*Member, error) {
 		_ = sys.Stop(context.Background())
 		return nil, err
 	}
-	m := &Member{System: sys, Membership: ms, Address: address}
+	m.Membership = ms
+	if m.Layer != nil {
+		if err := m.Layer.Start(m); err != nil {
+			m.Layer.Abort()
+			_ = ms.Stop(context.Background())
+			_ = sys.Stop(context.Background())
+			return nil, err
+		}
+	}
 	c.mu.Lock()
 	c.members = append(c.members, m)
 	c.mu.Unlock()
@@ -168,6 +208,11 @@ func (c *Cluster) Stop(i int) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if m.Layer != nil {
+		if err := m.Layer.Stop(ctx); err != nil {
+			c.t.Errorf("clustertest: stopping member %d's layer: %v", i, err)
+		}
+	}
 	if err := m.Membership.Stop(ctx); err != nil {
 		c.t.Errorf("clustertest: stopping member %d: %v", i, err)
 	}
@@ -181,6 +226,9 @@ func (c *Cluster) Kill(i int) {
 	m := c.Member(i)
 	if !m.stopped.CompareAndSwap(false, true) {
 		return
+	}
+	if m.Layer != nil {
+		m.Layer.Abort()
 	}
 	m.Membership.Abort()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

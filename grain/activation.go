@@ -1,0 +1,322 @@
+package grain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/foundation-go/foundation/actor"
+	"github.com/foundation-go/foundation/protos"
+)
+
+// deactivate asks an activation to end (moved, host stopping, released).
+type deactivate struct{ reason string }
+
+// tell wraps a Tell'd message so that the activation knows to drop the
+// reply.
+type tell struct{ msg any }
+
+// activation is the actor.Server behind one activation.
+type activation struct {
+	actor.ServerBase
+	h      *Host
+	k      *kindState
+	id     string
+	a      *act
+	g      Grain
+	gctx   *Context
+	cancel context.CancelFunc
+}
+
+func (x *activation) Init(p actor.Process) error {
+	ctx, cancel := context.WithCancel(x.h.ctx)
+	x.cancel = cancel
+	x.gctx = &Context{Context: ctx, kind: x.k.def.Name, identity: x.id, member: x.h.self,
+		log: x.h.log.With(zap.String("kind", x.k.def.Name), zap.String("identity", x.id))}
+	x.g = x.k.def.New(x.id)
+	if x.g == nil {
+		cancel()
+		return fmt.Errorf("kind %q: New returned nil", x.k.def.Name)
+	}
+	if a, ok := x.g.(Activator); ok {
+		if err := a.OnActivate(x.gctx); err != nil {
+			cancel()
+			return err
+		}
+	}
+	return nil
+}
+
+func (x *activation) HandleCall(_ actor.Process, req any) (any, error) {
+	if t, ok := req.(tell); ok { // a sticky kind's Tell, routed as a call
+		_, err := x.g.Receive(x.gctx, t.msg)
+		return nil, err
+	}
+	return x.g.Receive(x.gctx, req)
+}
+
+func (x *activation) HandleCast(p actor.Process, msg any) {
+	switch m := msg.(type) {
+	case deactivate:
+		x.h.markStopping(x.k, x.a)
+		p.Stop(actor.Normal)
+	case tell:
+		if _, err := x.g.Receive(x.gctx, m.msg); err != nil {
+			x.gctx.log.Warn("grain message failed", zap.Error(err))
+		}
+	}
+}
+
+func (x *activation) HandleInfo(p actor.Process, msg any) {
+	if _, ok := msg.(actor.Timeout); ok {
+		x.h.markStopping(x.k, x.a)
+		p.Stop(actor.Normal)
+	}
+}
+
+func (x *activation) Terminate(_ actor.Process, _ actor.Reason) {
+	if d, ok := x.g.(Deactivator); ok {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					x.gctx.log.Error("OnDeactivate panicked", zap.Any("panic", r))
+				}
+			}()
+			d.OnDeactivate(x.gctx)
+		}()
+	}
+	x.cancel()
+	x.h.ended(x.k, x.id, x.a)
+}
+
+func (h *Host) markStopping(k *kindState, a *act) {
+	k.mu.Lock()
+	a.stopping = true
+	k.mu.Unlock()
+}
+
+// ended removes a finished activation and tells a sticky kind's owner.
+func (h *Host) ended(k *kindState, id string, a *act) {
+	k.mu.Lock()
+	if k.acts[id] == a {
+		delete(k.acts, id)
+	}
+	k.mu.Unlock()
+	h.load.Add(-1)
+	close(a.gone)
+	if k.def.Placement.sticky() && h.ctx.Err() == nil {
+		h.spawnTracked(func() { h.tellOwnerDeactivated(k, id) })
+	}
+}
+
+// errNotHere: a sticky kind's identity has no activation here and this
+// member may not create one without its owner.
+var errNotHere = errors.New("grain: not here")
+
+// localPID returns the local activation of (k, id), activating it when
+// create is set. claim makes a new activation of an exclusive kind claim
+// the identity from every other host first.
+func (h *Host) localPID(ctx context.Context, k *kindState, id string, create, claim bool) (*actor.PID, error) {
+	for {
+		k.mu.Lock()
+		a := k.acts[id]
+		if a != nil && a.pid != nil && !a.stopping {
+			k.mu.Unlock()
+			return a.pid, nil
+		}
+		if a != nil {
+			wait := a.gone
+			if a.pid == nil {
+				wait = a.ready
+			}
+			k.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		if !create {
+			k.mu.Unlock()
+			return nil, errNotHere
+		}
+		if h.closing.Load() {
+			k.mu.Unlock()
+			return nil, retry("member " + h.self + " is stopping")
+		}
+		a = &act{ready: make(chan struct{}), gone: make(chan struct{})}
+		k.acts[id] = a
+		k.mu.Unlock()
+		pid, err := h.activate(ctx, k, id, a, claim)
+		k.mu.Lock()
+		if err != nil {
+			if k.acts[id] == a {
+				delete(k.acts, id)
+			}
+			a.err = err
+			close(a.ready)
+			close(a.gone)
+			k.mu.Unlock()
+			return nil, err
+		}
+		a.pid = pid
+		close(a.ready)
+		k.mu.Unlock()
+		if h.closing.Load() {
+			h.markStopping(k, a)
+			h.sys.Tell(pid, deactivate{reason: "host stopping"})
+		}
+		return pid, nil
+	}
+}
+
+func (h *Host) activate(ctx context.Context, k *kindState, id string, a *act, claim bool) (*actor.PID, error) {
+	if claim {
+		if _, err := h.claim(ctx, k, id); err != nil {
+			return nil, err
+		}
+	}
+	x := &activation{h: h, k: k, id: id, a: a}
+	var opts []actor.SpawnOption
+	if k.def.IdleTimeout > 0 {
+		opts = append(opts, actor.WithIdleTimeout(k.def.IdleTimeout))
+	}
+	h.load.Add(1)
+	pid, err := h.sys.Spawn(x, opts...)
+	if err != nil {
+		h.load.Add(-1)
+		if errors.Is(err, actor.ErrStopped) {
+			return nil, ErrStopped
+		}
+		cause := err
+		if u := errors.Unwrap(err); u != nil && errors.Is(err, actor.ErrInitFailed) {
+			cause = u
+		}
+		return nil, &activationError{kind: k.def.Name, id: id, err: cause}
+	}
+	return pid, nil
+}
+
+// activationError is ErrActivationFailed with OnActivate's error.
+type activationError struct {
+	kind, id string
+	err      error
+}
+
+func (e *activationError) Error() string {
+	return fmt.Sprintf("grain: activating %s/%s: %v", e.kind, e.id, e.err)
+}
+
+func (e *activationError) Is(target error) bool { return target == ErrActivationFailed }
+
+func (e *activationError) Unwrap() error { return e.err }
+
+// claimResult is what the other hosts said to a claim.
+type claimResult struct {
+	holder string           // a member that holds the identity (sticky kinds)
+	load   map[string]int64 // live activations per member
+}
+
+// claim asks every other host of k whether it holds id. Hosts of exclusive
+// kinds release an activation the view no longer places with them (its
+// OnDeactivate has finished when they answer); any host that still believes
+// the identity is its own answers CONFLICT and the claim fails with a
+// retry. Members whose grain port refuses connections are dead and skipped.
+func (h *Host) claim(ctx context.Context, k *kindState, id string) (claimResult, error) {
+	v := h.view.Load()
+	res := claimResult{load: map[string]int64{h.self: h.load.Load()}}
+	hosts := v.hosts[k.def.Name]
+	type answer struct {
+		n   *node
+		f   *protos.GrainFrame
+		err error
+	}
+	others := 0
+	ch := make(chan answer, len(hosts))
+	for _, n := range hosts {
+		if n.id == h.self {
+			continue
+		}
+		others++
+		n := n
+		go func() {
+			f, err := h.requestPeer(ctx, n, &protos.GrainFrame{Type: protos.GrainFrame_CLAIM, Kind: k.def.Name, Identity: id})
+			ch <- answer{n, f, err}
+		}()
+	}
+	var first error
+	for i := 0; i < others; i++ {
+		an := <-ch
+		if an.err != nil {
+			if h.isDown(an.n.id) {
+				continue // dead: it holds nothing
+			}
+			if first == nil {
+				first = an.err
+			}
+			continue
+		}
+		res.load[an.n.id] = an.f.Load
+		switch an.f.Status {
+		case protos.GrainFrame_NONE:
+		case protos.GrainFrame_HAVE_IT:
+			res.holder = an.n.id
+		default:
+			if first == nil {
+				first = retry(fmt.Sprintf("claim of %s/%s: %s answered %v", k.def.Name, id, an.n.id, an.f.Status))
+			}
+		}
+	}
+	if first != nil && !isRetry(first) && ctx.Err() == nil {
+		first = retry(first.Error())
+	}
+	return res, first
+}
+
+// onClaim answers another member's claim of (k, id).
+func (h *Host) onClaim(ctx context.Context, k *kindState, id string) *protos.GrainFrame {
+	r := &protos.GrainFrame{Type: protos.GrainFrame_RESPONSE}
+	k.mu.Lock()
+	a := k.acts[id]
+	if a == nil {
+		if e := k.dir[id]; e != nil && e.done != nil && !isClosed(e.done) {
+			k.mu.Unlock()
+			r.Status = protos.GrainFrame_CONFLICT // placing it ourselves
+			return r
+		}
+		k.mu.Unlock()
+		r.Status, r.Load = protos.GrainFrame_NONE, h.load.Load()
+		return r
+	}
+	if k.def.Placement.sticky() {
+		k.mu.Unlock()
+		r.Status, r.Load = protos.GrainFrame_HAVE_IT, h.load.Load()
+		return r
+	}
+	if a.pid == nil {
+		k.mu.Unlock()
+		r.Status = protos.GrainFrame_CONFLICT // activating it ourselves
+		return r
+	}
+	if !a.stopping {
+		if n := h.view.Load().place(k.def.Placement, k.def.Name, id); n != nil && n.id == h.self {
+			k.mu.Unlock()
+			r.Status = protos.GrainFrame_CONFLICT // ours in our view
+			return r
+		}
+		a.stopping = true
+		h.sys.Tell(a.pid, deactivate{reason: "claimed by another member"})
+	}
+	gone := a.gone
+	k.mu.Unlock()
+	select {
+	case <-gone:
+		r.Status, r.Load = protos.GrainFrame_NONE, h.load.Load()
+	case <-ctx.Done():
+		r.Status = protos.GrainFrame_CONFLICT
+	}
+	return r
+}

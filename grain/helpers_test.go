@@ -1,0 +1,165 @@
+package grain_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/foundation-go/foundation/cluster/clustertest"
+	"github.com/foundation-go/foundation/grain"
+	"github.com/foundation-go/foundation/grain/graintest"
+)
+
+// registry records every activation and deactivation, across members.
+type registry struct {
+	mu     sync.Mutex
+	live   map[string]map[string]int // kind/id -> member -> live activations
+	events []string
+	// activeMax: the most live activations one identity ever had at once.
+	activeMax map[string]int
+}
+
+func newRegistry() *registry {
+	return &registry{live: map[string]map[string]int{}, activeMax: map[string]int{}}
+}
+
+func (r *registry) on(key, member string, delta int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := r.live[key]
+	if m == nil {
+		m = map[string]int{}
+		r.live[key] = m
+	}
+	m[member] += delta
+	if m[member] == 0 {
+		delete(m, member)
+	}
+	total := 0
+	for _, n := range m {
+		total += n
+	}
+	if total > r.activeMax[key] {
+		r.activeMax[key] = total
+	}
+	if delta > 0 {
+		r.events = append(r.events, "activate "+key+" on "+member)
+	} else {
+		r.events = append(r.events, "deactivate "+key+" on "+member)
+	}
+}
+
+// where returns the members holding a live activation of key.
+func (r *registry) where(key string) map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]int{}
+	for m, n := range r.live[key] {
+		out[m] = n
+	}
+	return out
+}
+
+// duplicates lists the identities with more than one live activation.
+func (r *registry) duplicates() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for k, m := range r.live {
+		total := 0
+		for _, n := range m {
+			total += n
+		}
+		if total > 1 {
+			out = append(out, fmt.Sprintf("%s: %v", k, m))
+		}
+	}
+	return out
+}
+
+func (r *registry) liveCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, m := range r.live {
+		for _, c := range m {
+			n += c
+		}
+	}
+	return n
+}
+
+// counter counts the calls it receives and reports its member.
+type counter struct {
+	reg   *registry
+	count int64
+	// failActivate makes OnActivate fail.
+	failActivate error
+	// deactivateDelay slows OnDeactivate down.
+	deactivateDelay time.Duration
+}
+
+func (c *counter) OnActivate(ctx *grain.Context) error {
+	if c.failActivate != nil {
+		return c.failActivate
+	}
+	c.reg.on(ctx.Kind()+"/"+ctx.Identity(), ctx.Member(), +1)
+	return nil
+}
+
+func (c *counter) OnDeactivate(ctx *grain.Context) {
+	if c.deactivateDelay > 0 {
+		time.Sleep(c.deactivateDelay) // the grain's own slow work, not a wait for a condition
+	}
+	c.reg.on(ctx.Kind()+"/"+ctx.Identity(), ctx.Member(), -1)
+}
+
+func (c *counter) Receive(ctx *grain.Context, msg any) (any, error) {
+	switch m := msg.(type) {
+	case *wrapperspb.Int64Value:
+		c.count += m.Value
+		return wrapperspb.String(ctx.Member()), nil
+	case *wrapperspb.StringValue:
+		if m.Value == "fail" {
+			return nil, fmt.Errorf("asked to fail")
+		}
+		return wrapperspb.Int64(c.count), nil
+	}
+	return nil, fmt.Errorf("unexpected %T", msg)
+}
+
+func counterKind(reg *registry, name string, p grain.Placement) grain.Kind {
+	return grain.Kind{Name: name, Placement: p, New: func(string) grain.Grain { return &counter{reg: reg} }}
+}
+
+func startCluster(t *testing.T, n int, kinds func(int) []grain.Kind, opts ...func(*graintest.Options)) *graintest.Cluster {
+	t.Helper()
+	o := graintest.Options{Kinds: kinds}
+	for _, f := range opts {
+		f(&o)
+	}
+	return graintest.Start(t, n, o)
+}
+
+func ctxT(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// add calls Add(1) on kind/id from host h and returns the member that
+// answered.
+func add(t *testing.T, h *grain.Host, kind, id string) string {
+	t.Helper()
+	r, err := grain.Get[*wrapperspb.StringValue](h, kind, id).Call(ctxT(t, 5*time.Second), wrapperspb.Int64(1))
+	if err != nil {
+		t.Fatalf("call %s/%s from %s: %v", kind, id, h.Self(), err)
+	}
+	return r.Value
+}
+
+var eventually = clustertest.Eventually
