@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 
 	"github.com/foundation-go/foundation/actor"
 	"github.com/foundation-go/foundation/cluster"
+	"github.com/foundation-go/foundation/grain"
 	"github.com/foundation-go/foundation/provider"
 	"github.com/foundation-go/foundation/provider/mdns"
 	"github.com/foundation-go/foundation/provider/static"
@@ -44,6 +47,20 @@ type startOptions struct {
 	logger    *zap.Logger
 	provider  provider.Provider
 	actorOpts []actor.Option
+	kinds     []grain.Kind
+	grainCfg  func(*grain.Config)
+}
+
+// WithGrains declares grain kinds: the node starts a grain host (Node.Grains)
+// that calls them, and hosts those with a New (their names are added to the
+// member's kinds).
+func WithGrains(kinds ...grain.Kind) Option {
+	return optionFunc(func(o *startOptions) { o.kinds = append(o.kinds, kinds...) })
+}
+
+// WithGrainConfig adjusts the grain host's configuration (timeouts).
+func WithGrainConfig(f func(*grain.Config)) Option {
+	return optionFunc(func(o *startOptions) { o.grainCfg = f })
 }
 
 // WithConfigFile reads configuration from a YAML file (see
@@ -91,6 +108,9 @@ type Node struct {
 	Membership *cluster.Membership
 	// Log is the node's logger.
 	Log *zap.Logger
+	// Grains is the node's grain host when kinds were declared (WithGrains),
+	// else nil.
+	Grains *grain.Host
 
 	ownLog bool
 }
@@ -179,10 +199,30 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 		n.stopSystem()
 		return nil, err
 	}
+	self := cluster.Member{Address: address, Kinds: slices.Clone(cfg.Kinds), Labels: maps.Clone(cfg.Labels), Version: Version}
+	var gl *grain.Listener
+	if len(o.kinds) > 0 {
+		host, _, _ := net.SplitHostPort(address)
+		if gl, err = grain.Listen(net.JoinHostPort(cfg.Host, "0")); err != nil {
+			_ = tr.Close()
+			n.stopSystem()
+			return nil, err
+		}
+		_, gport, _ := net.SplitHostPort(gl.Addr())
+		if self.Labels == nil {
+			self.Labels = map[string]string{}
+		}
+		self.Labels[grain.AddressLabel] = net.JoinHostPort(host, gport)
+		for _, k := range o.kinds {
+			if k.New != nil && !slices.Contains(self.Kinds, k.Name) {
+				self.Kinds = append(self.Kinds, k.Name)
+			}
+		}
+	}
 	n.Membership, err = cluster.NewMembership(cluster.MembershipConfig{
 		Cluster:           cfg.Name,
 		Secret:            []byte(cfg.Secret),
-		Self:              cluster.Member{Address: address, Kinds: cfg.Kinds, Labels: cfg.Labels, Version: Version},
+		Self:              self,
 		HeartbeatInterval: cfg.HeartbeatInterval,
 		SuspectAfter:      cfg.SuspectAfter,
 		RemoveAfter:       cfg.RemoveAfter,
@@ -191,12 +231,33 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 	}, prov)
 	if err != nil {
 		_ = tr.Close()
+		if gl != nil {
+			_ = gl.Close()
+		}
 		n.stopSystem()
 		return nil, err
 	}
 	if err := n.Membership.Start(ctx); err != nil {
+		if gl != nil {
+			_ = gl.Close()
+		}
 		n.stopSystem()
 		return nil, err
+	}
+	if gl != nil {
+		gcfg := grain.Config{Cluster: cfg.Name, Secret: []byte(cfg.Secret), Kinds: o.kinds, Logger: n.Log}
+		if o.grainCfg != nil {
+			o.grainCfg(&gcfg)
+		}
+		if n.Grains, err = grain.NewHost(n.System, n.Membership, gl, gcfg); err == nil {
+			err = n.Grains.Start(ctx)
+		}
+		if err != nil {
+			_ = gl.Close()
+			n.Membership.Abort()
+			n.stopSystem()
+			return nil, err
+		}
 	}
 	n.Log.Info("foundation started", zap.String("address", address), zap.String("member", n.Membership.Self().ID))
 	return n, nil
@@ -283,7 +344,15 @@ func (n *Node) Stop(ctx context.Context) error {
 		lctx, cancel = context.WithTimeout(ctx, n.Config.LeaveTimeout)
 		defer cancel()
 	}
-	err := n.Membership.Stop(lctx)
+	var err error
+	if n.Grains != nil {
+		// Grains first: their activations end (OnDeactivate) while the
+		// member is still in the view, then peers place them elsewhere.
+		err = n.Grains.Stop(lctx)
+	}
+	if merr := n.Membership.Stop(lctx); err == nil {
+		err = merr
+	}
 	if serr := n.System.Stop(ctx); err == nil {
 		err = serr
 	}
