@@ -3,6 +3,8 @@ package grain_test
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -64,12 +66,16 @@ func (r *registry) where(key string) map[string]int {
 	return out
 }
 
-// duplicates lists the identities with more than one live activation.
-func (r *registry) duplicates() []string {
+// duplicates lists the identities with more than one live activation, of
+// the kinds given (all when none).
+func (r *registry) duplicates(kinds ...string) []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []string
 	for k, m := range r.live {
+		if len(kinds) > 0 && !slices.Contains(kinds, strings.SplitN(k, "/", 2)[0]) {
+			continue
+		}
 		total := 0
 		for _, n := range m {
 			total += n
