@@ -3,6 +3,7 @@ package grain
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -116,8 +117,13 @@ func NewHost(sys *actor.System, ms *cluster.Membership, ln *Listener, cfg Config
 	if cfg.RetryMax < cfg.RetryMin {
 		return nil, fmt.Errorf("%w: Config.RetryMax %v is below RetryMin %v", ErrInvalid, cfg.RetryMax, cfg.RetryMin)
 	}
+	for _, k := range cfg.Kinds {
+		if err := k.validate(); err != nil {
+			return nil, err
+		}
+	}
 	self := ms.Self()
-	if got := self.Labels[AddressLabel]; got != ln.Addr() {
+	if got := self.Labels[AddressLabel]; !sameAddr(got, ln.Addr()) {
 		return nil, fmt.Errorf("%w: the member's label %s is %q, want the listener's address %q", ErrInvalid, AddressLabel, got, ln.Addr())
 	}
 	h := &Host{
@@ -135,9 +141,6 @@ func NewHost(sys *actor.System, ms *cluster.Membership, ln *Listener, cfg Config
 	}
 	h.log = h.log.With(zap.String("member", self.ID))
 	for _, k := range cfg.Kinds {
-		if err := k.validate(); err != nil {
-			return nil, err
-		}
 		if _, dup := h.kinds[k.Name]; dup {
 			return nil, fmt.Errorf("%w: kind %q declared twice", ErrInvalid, k.Name)
 		}
@@ -436,3 +439,11 @@ func (h *Host) deactivateAll(ctx context.Context) error {
 // ViewSize is the number of members in this host's view, dead ones (down)
 // excluded.
 func (h *Host) ViewSize() int { return len(h.view.Load().nodes) }
+
+// sameAddr reports whether an announced grain address has the listener's
+// port (its host may be the advertised one of a wildcard listener).
+func sameAddr(announced, listening string) bool {
+	_, ap, err1 := net.SplitHostPort(announced)
+	_, lp, err2 := net.SplitHostPort(listening)
+	return err1 == nil && err2 == nil && ap == lp
+}
