@@ -417,14 +417,25 @@ func cloneConfigValue(v reflect.Value) reflect.Value {
 	return v
 }
 
+// providerKubernetesLong is accepted for ProviderKubernetes.
+const providerKubernetesLong = "kubernetes"
+
 // ResolveProvider returns the provider to use: c.Provider, or, when that is
-// auto or empty, the provider d detected (mdns for a zero Detection).
+// auto or empty, the provider d detected. With nothing detected that is
+// mdns in the development profile and static (the seed list) in the others,
+// where multicast has no place.
 func (c Config) ResolveProvider(d Detection) string {
+	if c.Provider == providerKubernetesLong {
+		return ProviderKubernetes
+	}
 	if c.Provider != "" && c.Provider != ProviderAuto {
 		return c.Provider
 	}
-	if d.Provider != "" && d.Provider != ProviderAuto {
+	if d.Provider != "" && d.Provider != ProviderAuto && d.Provider != ProviderMDNS {
 		return d.Provider
+	}
+	if c.Profile != "" && c.Profile != ProfileDevelopment {
+		return ProviderStatic
 	}
 	return ProviderMDNS
 }
@@ -514,9 +525,9 @@ func (c Config) Validate() error {
 		p.addf("profile", "%q must be development, production or enterprise", c.Profile)
 	}
 	switch c.Provider {
-	case "", ProviderAuto, ProviderStatic, ProviderMDNS, ProviderConsul, ProviderKubernetes, ProviderDNS, ProviderEtcd:
+	case "", ProviderAuto, ProviderStatic, ProviderMDNS, ProviderConsul, ProviderKubernetes, providerKubernetesLong, ProviderDNS, ProviderEtcd:
 	default:
-		p.addf("provider", "%q must be auto, static, mdns, consul, k8s, dns or etcd", c.Provider)
+		p.addf("provider", "%q must be auto, static, mdns, consul, k8s (or kubernetes), dns or etcd", c.Provider)
 	}
 	// The secret's value never appears in a message.
 	switch {

@@ -91,10 +91,48 @@ func TestResolveProvider(t *testing.T) {
 		{"consul", cluster.Detection{}, "consul"},
 		{"auto", cluster.Detection{}, "mdns"},
 		{"auto", cluster.Detection{Provider: "auto"}, "mdns"},
+		{"kubernetes", cluster.Detection{}, "k8s"},
 	} {
 		c := cluster.Config{Provider: tc.provider}
 		if got := c.ResolveProvider(tc.d); got != tc.want {
 			t.Errorf("Config{Provider: %q}.ResolveProvider(%+v) = %q, want %q", tc.provider, tc.d, got, tc.want)
+		}
+	}
+}
+
+// TestAutoSelectionOrder: auto prefers kubernetes, then consul, then dns,
+// then etcd, then mdns in the development profile, then static.
+func TestAutoSelectionOrder(t *testing.T) {
+	all := map[string]string{
+		"KUBERNETES_SERVICE_HOST": "10.0.0.1",
+		"CONSUL_HTTP_ADDR":        "127.0.0.1:8500",
+		"FOUNDATION_DNS_NAME":     "members.example",
+		"ETCD_ENDPOINTS":          "http://127.0.0.1:2379",
+	}
+	order := []string{"KUBERNETES_SERVICE_HOST", "CONSUL_HTTP_ADDR", "FOUNDATION_DNS_NAME", "ETCD_ENDPOINTS"}
+	want := []string{"k8s", "consul", "dns", "etcd"}
+	for i := range order {
+		env := map[string]string{}
+		for _, k := range order[i:] { // the i-th and every later one are set
+			env[k] = all[k]
+		}
+		d := cluster.Detect(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+		for _, profile := range []cluster.Profile{"", cluster.ProfileDevelopment, cluster.ProfileProduction} {
+			c := cluster.Config{Provider: "auto", Profile: profile}
+			if got := c.ResolveProvider(d); got != want[i] {
+				t.Errorf("%v set, profile %q: auto chose %q, want %q (reasons %v)", order[i:], profile, got, want[i], d.Reasons)
+			}
+		}
+		if len(d.Reasons) == 0 {
+			t.Errorf("%v: no reason given", order[i:])
+		}
+	}
+	none := cluster.Detect(func(string) (string, bool) { return "", false })
+	for profile, want := range map[cluster.Profile]string{"": "mdns", cluster.ProfileDevelopment: "mdns",
+		cluster.ProfileProduction: "static", cluster.ProfileEnterprise: "static"} {
+		c := cluster.Config{Provider: "auto", Profile: profile}
+		if got := c.ResolveProvider(none); got != want {
+			t.Errorf("nothing set, profile %q: auto chose %q, want %q", profile, got, want)
 		}
 	}
 }
