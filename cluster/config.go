@@ -206,6 +206,9 @@ type DNSConfig struct {
 	Port int `yaml:"port,omitempty"`
 	// Interval is how often Name is resolved again. Default: 5s.
 	Interval time.Duration `yaml:"interval,omitempty"`
+	// Servers are the DNS servers asked, host:port, in order. Default:
+	// none, meaning the nameservers of /etc/resolv.conf.
+	Servers []string `yaml:"servers,omitempty"`
 }
 
 // EtcdConfig configures the etcd provider (YAML key "etcd").
@@ -856,6 +859,7 @@ func envBindings() []envBinding {
 		envText(envDNSName, "dns.name", func(c *Config) *string { return &c.DNS.Name }),
 		envInt("FOUNDATION_DNS_PORT", "dns.port", func(c *Config) *int { return &c.DNS.Port }),
 		envDuration("FOUNDATION_DNS_INTERVAL", "dns.interval", func(c *Config) *time.Duration { return &c.DNS.Interval }),
+		envList("FOUNDATION_DNS_SERVERS", "dns.servers", func(c *Config) *[]string { return &c.DNS.Servers }),
 
 		envList(envEtcdEndpoints, "etcd.endpoints", func(c *Config) *[]string { return &c.Etcd.Endpoints }).withFallback(envStdEtcdEndpoints),
 		envText("FOUNDATION_ETCD_PREFIX", "etcd.prefix", func(c *Config) *string { return &c.Etcd.Prefix }),

@@ -8,7 +8,7 @@ type Detection struct {
 	// Profile is the profile the environment suggests.
 	Profile Profile
 	// Provider is the discovery provider the environment suggests, never
-	// auto: static, mdns, consul, k8s, dns or etcd.
+	// auto: static, mdns, consul, k8s (or kubernetes), dns or etcd.
 	Provider string
 	// Reasons explain Profile and Provider, one sentence each, e.g.
 	// "KUBERNETES_SERVICE_HOST is set: running in Kubernetes".
