@@ -18,6 +18,7 @@ import (
 	"github.com/foundation-go/foundation/cluster"
 	"github.com/foundation-go/foundation/grain"
 	"github.com/foundation-go/foundation/provider"
+	dnsprov "github.com/foundation-go/foundation/provider/dns"
 	"github.com/foundation-go/foundation/provider/mdns"
 	"github.com/foundation-go/foundation/provider/static"
 )
@@ -277,8 +278,16 @@ func newProvider(name string, cfg cluster.Config, log *zap.Logger) (provider.Pro
 			Secret:           []byte(cfg.Secret),
 			Logger:           log,
 		})
+	case "dns":
+		return dnsprov.New(dnsprov.Config{
+			Name:     cfg.DNS.Name,
+			Port:     cfg.DNS.Port,
+			Interval: cfg.DNS.Interval,
+			Servers:  cfg.DNS.Servers,
+			Logger:   log,
+		})
 	}
-	return nil, fmt.Errorf("%w: %q is not built yet (available: static, mdns)", ErrProviderUnavailable, name)
+	return nil, fmt.Errorf("%w: %q is not built yet (available: static, mdns, dns)", ErrProviderUnavailable, name)
 }
 
 // primaryIP returns the first IPv4 address of an interface that is up and

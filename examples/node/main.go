@@ -8,6 +8,15 @@
 //
 // It prints one line per membership event and a "view" line with the member
 // count after each change, and stops gracefully on SIGINT or SIGTERM.
+//
+// Every node declares two grain kinds (turn them off with -grains=false):
+// "counter", partitioned by rendezvous hash, and "singleton", whose
+// identities all live on the oldest member. It prints a "grain activate" or
+// "grain deactivate" line as their activations come and go here, and with
+// -drive it calls one kind in a loop and prints a "call" line per call:
+//
+//	node -provider static -seeds ... -drive singleton -drive-interval 20ms
+//	call kind=singleton id=leader member=<id> ok=true took=310µs at=<unix nanos> err=""
 package main
 
 import (
@@ -17,6 +26,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -42,8 +52,24 @@ func run() error {
 		secret     = flag.String("secret", "", "cluster secret")
 		ifaces     = flag.String("mdns-interfaces", "", "comma-separated interfaces for mDNS")
 		kinds      = flag.String("kinds", "", "comma-separated grain kinds hosted")
+		grains     = flag.Bool("grains", true, "declare the grain kinds counter (partitioned) and singleton")
+		grainHost  = flag.Bool("grain-host", true, "host the grain kinds; false: only call them")
+		driveKind  = flag.String("drive", "", "call a grain kind in a loop and print each call: singleton or counter")
+		driveEvery = flag.Duration("drive-interval", 20*time.Millisecond, "interval between driven calls")
+		driveIDs   = flag.Int("drive-ids", 10, "number of counter identities driven (c0, c1, ...)")
 	)
 	flag.Parse()
+	switch {
+	case *driveKind != "" && *driveKind != kindSingleton && *driveKind != kindCounter:
+		return fmt.Errorf("-drive %q: want %s, %s or empty", *driveKind, kindSingleton, kindCounter)
+	case *driveKind != "" && !*grains:
+		return fmt.Errorf("-drive %s needs -grains=true", *driveKind)
+	case *driveEvery <= 0:
+		return fmt.Errorf("-drive-interval %v: want > 0", *driveEvery)
+	case *driveIDs < 1:
+		return fmt.Errorf("-drive-ids %d: want >= 1", *driveIDs)
+	}
+	out := &printer{}
 	opts := []foundation.Option{
 		foundation.WithConfig(func(c *cluster.Config) {
 			if *prov != "" {
@@ -75,6 +101,9 @@ func run() error {
 	if *configFile != "" {
 		opts = append(opts, foundation.WithConfigFile(*configFile))
 	}
+	if *grains {
+		opts = append(opts, foundation.WithGrains(grainKinds(out, *grainHost)...))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	node, err := foundation.Start(ctx, opts...)
@@ -84,8 +113,12 @@ func run() error {
 	events, cancel := node.Membership.Subscribe(256)
 	defer cancel()
 	self := node.Membership.Self()
-	fmt.Printf("started id=%s address=%s\n", self.ID, self.Address)
-	fmt.Printf("view members=%d\n", len(node.Membership.Members()))
+	out.linef("started id=%s address=%s", self.ID, self.Address)
+	out.linef("view members=%d", len(node.Membership.Members()))
+	var driver sync.WaitGroup
+	if *driveKind != "" {
+		driver.Go(func() { drive(ctx, node, out, *driveKind, *driveEvery, *driveIDs) })
+	}
 loop:
 	for {
 		select {
@@ -95,19 +128,21 @@ loop:
 			if !ok {
 				break loop
 			}
-			fmt.Printf("event %s id=%s address=%s at=%s", ev.Kind, ev.Member.ID, ev.Member.Address, ev.At.Format("15:04:05.000"))
+			reason := ""
 			if ev.Reason != "" {
-				fmt.Printf(" reason=%q", ev.Reason)
+				reason = fmt.Sprintf(" reason=%q", ev.Reason)
 			}
-			fmt.Println()
-			fmt.Printf("view members=%d\n", len(node.Membership.Members()))
+			out.linef("event %s id=%s address=%s at=%s%s", ev.Kind, ev.Member.ID, ev.Member.Address, ev.At.Format("15:04:05.000"), reason)
+			out.linef("view members=%d", len(node.Membership.Members()))
 		}
 	}
+	stop() // ends the driver when the event stream ended first
+	driver.Wait()
 	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer scancel()
 	t0 := time.Now()
 	err = node.Stop(sctx)
-	fmt.Printf("stopped in %s\n", time.Since(t0).Round(time.Millisecond))
+	out.linef("stopped in %s", time.Since(t0).Round(time.Millisecond))
 	return err
 }
 
