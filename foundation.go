@@ -13,12 +13,16 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/foundation-go/foundation/actor"
 	"github.com/foundation-go/foundation/cluster"
 	"github.com/foundation-go/foundation/grain"
 	"github.com/foundation-go/foundation/provider"
+	consulprov "github.com/foundation-go/foundation/provider/consul"
 	dnsprov "github.com/foundation-go/foundation/provider/dns"
+	etcdprov "github.com/foundation-go/foundation/provider/etcd"
+	k8sprov "github.com/foundation-go/foundation/provider/k8s"
 	"github.com/foundation-go/foundation/provider/mdns"
 	"github.com/foundation-go/foundation/provider/static"
 )
@@ -50,6 +54,13 @@ type startOptions struct {
 	actorOpts []actor.Option
 	kinds     []grain.Kind
 	grainCfg  func(*grain.Config)
+	k8s       kubernetes.Interface
+}
+
+// WithKubernetesClient gives the k8s provider its API client. Default: the
+// in-cluster client (the pod's service account).
+func WithKubernetesClient(c kubernetes.Interface) Option {
+	return optionFunc(func(o *startOptions) { o.k8s = c })
 }
 
 // WithGrains declares grain kinds: the node starts a grain host (Node.Grains)
@@ -153,7 +164,7 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 		zap.Strings("detection", det.Reasons))
 	prov := o.provider
 	if prov == nil {
-		if prov, err = newProvider(provName, cfg, n.Log); err != nil {
+		if prov, err = newProvider(provName, cfg, o.k8s, n.Log); err != nil {
 			return nil, err
 		}
 	}
@@ -264,7 +275,7 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 	return n, nil
 }
 
-func newProvider(name string, cfg cluster.Config, log *zap.Logger) (provider.Provider, error) {
+func newProvider(name string, cfg cluster.Config, kc kubernetes.Interface, log *zap.Logger) (provider.Provider, error) {
 	switch name {
 	case "static":
 		return static.New(cfg.Seeds)
@@ -278,6 +289,45 @@ func newProvider(name string, cfg cluster.Config, log *zap.Logger) (provider.Pro
 			Secret:           []byte(cfg.Secret),
 			Logger:           log,
 		})
+	case "consul":
+		service := cfg.Consul.Service
+		if service == "" {
+			service = cfg.Name
+		}
+		return consulprov.New(consulprov.Config{
+			Address:         cfg.Consul.Address,
+			Service:         service,
+			TTL:             cfg.Consul.TTL,
+			DeregisterAfter: cfg.Consul.DeregisterAfter,
+			Secret:          []byte(cfg.Secret),
+			Logger:          log,
+		})
+	case "etcd":
+		return etcdprov.New(etcdprov.Config{
+			Endpoints: cfg.Etcd.Endpoints,
+			Prefix:    cfg.Etcd.Prefix,
+			LeaseTTL:  cfg.Etcd.LeaseTTL,
+			Secret:    []byte(cfg.Secret),
+			Logger:    log,
+		})
+	case "k8s":
+		if kc == nil {
+			var err error
+			if kc, err = k8sprov.InClusterClient(); err != nil {
+				return nil, err
+			}
+		}
+		selector := cfg.Kubernetes.LabelSelector
+		if selector == "" {
+			selector = "app.kubernetes.io/part-of=" + cfg.Name
+		}
+		return k8sprov.New(k8sprov.Config{
+			Client:        kc,
+			Namespace:     cfg.Kubernetes.Namespace,
+			LabelSelector: selector,
+			PortName:      cfg.Kubernetes.PortName,
+			Logger:        log,
+		})
 	case "dns":
 		return dnsprov.New(dnsprov.Config{
 			Name:     cfg.DNS.Name,
@@ -287,7 +337,7 @@ func newProvider(name string, cfg cluster.Config, log *zap.Logger) (provider.Pro
 			Logger:   log,
 		})
 	}
-	return nil, fmt.Errorf("%w: %q is not built yet (available: static, mdns, dns)", ErrProviderUnavailable, name)
+	return nil, fmt.Errorf("%w: %q is not built yet (available: static, mdns, consul, k8s, dns, etcd)", ErrProviderUnavailable, name)
 }
 
 // primaryIP returns the first IPv4 address of an interface that is up and
