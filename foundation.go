@@ -32,8 +32,9 @@ const Version = "0.1.0"
 
 // Errors returned by Start.
 var (
-	// ErrProviderUnavailable: the configured discovery provider is not
-	// available in this build; the message names it.
+	// ErrProviderUnavailable: the configured discovery back-end could not
+	// be reached after its retries (it also matches provider.ErrUnavailable;
+	// the message names the address), or the provider is unknown.
 	ErrProviderUnavailable = errors.New("foundation: provider unavailable")
 )
 
@@ -254,6 +255,9 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 			_ = gl.Close()
 		}
 		n.stopSystem()
+		if errors.Is(err, provider.ErrUnavailable) {
+			err = fmt.Errorf("%w: %w", ErrProviderUnavailable, err)
+		}
 		return nil, err
 	}
 	if gl != nil {

@@ -121,8 +121,9 @@ func TestStartRejectsBadConfiguration(t *testing.T) {
 	}
 	_, err = foundation.Start(context.Background(), foundation.WithEnv(env(map[string]string{"CONSUL_HTTP_ADDR": "127.0.0.1:8500"})),
 		foundation.WithConfig(func(c *cluster.Config) { c.Secret = "test-secret-0123456789" }))
-	if !errors.Is(err, foundation.ErrProviderUnavailable) {
-		t.Fatalf("consul (not built yet): %v", err)
+	if !errors.Is(err, foundation.ErrProviderUnavailable) || !errors.Is(err, provider.ErrUnavailable) ||
+		!strings.Contains(err.Error(), "127.0.0.1:8500") {
+		t.Fatalf("consul agent not running: got %v, want ErrProviderUnavailable naming the address", err)
 	}
 }
 
