@@ -194,7 +194,7 @@ func (p *process) Receive(c actor.Context) {
 
 // plain is the hot path: a plain actor without options. It sets up no
 // deferred recover (that costs about half of this wrapper's time): a panic
-// unwinds to the engine's mailbox, which recovers it once per batch and
+// unwinds to the mailbox (mailbox.go), which recovers it once per run and
 // escalates it to the parent process or the system's guardian; both hand it
 // to System.crashed (see HandleFailure).
 func (p *process) plain(c actor.Context) {

@@ -338,7 +338,7 @@ func (s *System) exitOverride(pid *PID) (Reason, bool) {
 	return r, ok
 }
 
-// crashed handles a panic the engine's mailbox recovered in a plain actor
+// crashed handles a panic the mailbox recovered in a plain actor
 // (sup is its parent, or the system's guardian): the process exits with the
 // panic as its error reason, and a call it was handling fails at once.
 func (s *System) crashed(sup actor.Supervisor, child *PID, reason, msg any) {

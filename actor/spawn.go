@@ -34,14 +34,15 @@ func (s *System) engineProps(server, root bool) *actor.Props {
 			}
 		})
 		producer := func() actor.Actor { return &process{sys: s} }
-		serverMailboxes := actor.WithMailbox(func() actor.Mailbox { return &serverMailbox{Mailbox: unbounded()} })
+		plainMailboxes := actor.WithMailbox(newMailbox)
+		serverMailboxes := actor.WithMailbox(func() actor.Mailbox { return &serverMailbox{Mailbox: newMailbox()} })
 		// Top-level processes get the system's guardian as engine supervisor;
 		// children get their parent process (see process.HandleFailure). The
 		// engine refuses guardian props for children, hence two of each.
 		guard := actor.WithGuardian(&guardian{s: s})
-		s.props[0] = actor.PropsFromProducer(producer, onInit, actor.WithDispatcher(s.disp))
+		s.props[0] = actor.PropsFromProducer(producer, onInit, actor.WithDispatcher(s.disp), plainMailboxes)
 		s.props[1] = actor.PropsFromProducer(producer, onInit, actor.WithDispatcher(s.disp), serverMailboxes)
-		s.props[2] = actor.PropsFromProducer(producer, onInit, actor.WithDispatcher(s.disp), guard)
+		s.props[2] = actor.PropsFromProducer(producer, onInit, actor.WithDispatcher(s.disp), plainMailboxes, guard)
 		s.props[3] = actor.PropsFromProducer(producer, onInit, actor.WithDispatcher(s.disp), serverMailboxes, guard)
 	})
 	i := 0
@@ -54,14 +55,11 @@ func (s *System) engineProps(server, root bool) *actor.Props {
 	return s.props[i]
 }
 
-var unbounded = actor.Unbounded()
-
-// serverMailbox is a Server's mailbox: the engine's own, with one more duty.
+// serverMailbox is a Server's mailbox: Foundation's mailbox, with one more duty.
 // After a process has stopped, the engine drops the messages still queued
 // for it without a word; here a call among them is answered at once as sent
 // to a dead process, so its caller gets ErrNoProcess instead of waiting out
-// its deadline. (Plain actors use the engine's mailbox unchanged, and keep
-// that engine behaviour.)
+// its deadline. (Plain actors keep the engine's behaviour.)
 type serverMailbox struct {
 	actor.Mailbox
 	inv actor.MessageInvoker
