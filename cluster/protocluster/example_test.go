@@ -1,6 +1,14 @@
+//go:build !race
+
+// proto.actor's cluster has data races of its own (see protocluster_test.go),
+// so this example runs in the suite's ordinary pass only.
+
 package protocluster_test
 
 import (
+	"fmt"
+	"net"
+	"strconv"
 	"time"
 
 	pactor "github.com/asynkron/protoactor-go/actor"
@@ -14,9 +22,15 @@ import (
 )
 
 // A proto.actor cluster member discovering its peers through Foundation's
-// static provider and admitting them with Foundation's membership.
+// static provider and admitting them with Foundation's membership. A real
+// deployment lists every member's host:port as seeds.
 func Example() {
-	seeds, _ := static.New([]string{"127.0.0.1:7351", "127.0.0.1:7352", "127.0.0.1:7353"})
+	port := freePort()
+	seeds, err := static.New([]string{"127.0.0.1:" + strconv.Itoa(port)})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	prov := protocluster.NewProvider(seeds, cluster.MembershipConfig{
 		Secret:            []byte("a shared secret"),
 		HeartbeatInterval: 100 * time.Millisecond,
@@ -24,7 +38,24 @@ func Example() {
 		RemoveAfter:       200 * time.Millisecond,
 	})
 	sys := pactor.NewActorSystem()
-	c := pcluster.New(sys, pcluster.Configure("shop", prov, disthash.New(), remote.Configure("127.0.0.1", 7351)))
+	c := pcluster.New(sys, pcluster.Configure("shop", prov, disthash.New(), remote.Configure("127.0.0.1", port)))
 	c.StartMember()
 	defer c.Shutdown(true)
+
+	deadline := time.Now().Add(5 * time.Second)
+	for c.MemberList.Members().Len() != 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	fmt.Println("proto.actor members:", c.MemberList.Members().Len())
+	// Output: proto.actor members: 1
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }

@@ -1,6 +1,3 @@
-// Package graintest starts in-process clusters whose members host grains,
-// on cluster/clustertest: N members on 127.0.0.1 with free ports, each with
-// a grain.Host, stopped when the test ends.
 package graintest
 
 import (
