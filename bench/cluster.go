@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -19,9 +18,7 @@ import (
 	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/labstack/echo"
-	"go.uber.org/zap"
 
-	"github.com/foundation-go/foundation"
 	"github.com/foundation-go/foundation/cluster"
 	"github.com/foundation-go/foundation/internal/nodeproc"
 )
@@ -76,66 +73,22 @@ func formationFoundation(provider string, extra func(*cluster.Config)) (time.Dur
 	if err != nil {
 		return 0, err
 	}
-	var seeds []string
-	for _, p := range ports {
-		seeds = append(seeds, "127.0.0.1:"+strconv.Itoa(p))
-	}
-	env := func(string) (string, bool) { return "", false }
-	nodes := make([]*foundation.Node, clusterSize)
-	errs := make([]error, clusterSize)
-	t0 := time.Now()
-	var wg sync.WaitGroup
-	for i := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			nodes[i], errs[i] = foundation.Start(context.Background(),
-				foundation.WithEnv(env),
-				foundation.WithLogger(zap.NewNop()),
-				foundation.WithConfig(func(c *cluster.Config) {
-					c.Name = "bench"
-					c.Secret = "bench-secret-0123456789"
-					c.Provider = provider
-					c.Seeds = seeds
-					c.Host = "127.0.0.1"
-					c.Port = ports[i]
-					if extra != nil {
-						extra(c)
-					}
-				}))
-		}()
-	}
-	wg.Wait()
-	defer func() {
-		for _, n := range nodes {
-			if n != nil {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				_ = n.Stop(ctx)
-				cancel()
+	seeds := staticSeeds(ports)
+	_, d, stop, err := startNodes(ports, nodeSetup{
+		configure: func(_ int, c *cluster.Config) {
+			c.Provider = provider
+			c.Seeds = seeds
+			if extra != nil {
+				extra(c)
 			}
-		}
-	}()
-	for _, err := range errs {
-		if err != nil {
-			return 0, err
-		}
+		},
+		ready: seesMembers(clusterSize),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", provider, err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		all := true
-		for _, n := range nodes {
-			if len(n.Membership.Members()) != clusterSize {
-				all = false
-			}
-		}
-		if all {
-			return time.Since(t0), nil
-		}
-		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("%s: no formation within 20s", provider)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	stop()
+	return d, nil
 }
 
 // formationMDNS reruns this program inside a new network namespace (mDNS

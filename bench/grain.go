@@ -4,10 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/foundation-go/foundation"
 	"github.com/foundation-go/foundation/cluster"
@@ -124,63 +121,19 @@ func startGrainNodes(n int) ([]*foundation.Node, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	var seeds []string
-	for _, p := range ports {
-		seeds = append(seeds, "127.0.0.1:"+strconv.Itoa(p))
+	seeds := staticSeeds(ports)
+	nodes, _, stop, err := startNodes(ports, nodeSetup{
+		configure: func(_ int, c *cluster.Config) {
+			c.Provider = "static"
+			c.Seeds = seeds
+		},
+		options: func(int) []foundation.Option {
+			return []foundation.Option{foundation.WithGrains(grain.Kind{Name: "echo", New: func(string) grain.Grain { return echoGrain{} }})}
+		},
+		ready: func(nd *foundation.Node) bool { return nd.Grains.ViewSize() == n },
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("grain nodes: %w", err)
 	}
-	env := func(string) (string, bool) { return "", false }
-	nodes := make([]*foundation.Node, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			nodes[i], errs[i] = foundation.Start(context.Background(),
-				foundation.WithEnv(env),
-				foundation.WithLogger(zap.NewNop()),
-				foundation.WithGrains(grain.Kind{Name: "echo", New: func(string) grain.Grain { return echoGrain{} }}),
-				foundation.WithConfig(func(c *cluster.Config) {
-					c.Name = "bench"
-					c.Secret = "bench-secret-0123456789"
-					c.Provider = "static"
-					c.Seeds = seeds
-					c.Host = "127.0.0.1"
-					c.Port = ports[i]
-				}))
-		}()
-	}
-	wg.Wait()
-	stop := func() {
-		for _, nd := range nodes {
-			if nd != nil {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				_ = nd.Stop(ctx)
-				cancel()
-			}
-		}
-	}
-	for _, err := range errs {
-		if err != nil {
-			stop()
-			return nil, nil, err
-		}
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		all := true
-		for _, nd := range nodes {
-			if nd.Grains.ViewSize() != n {
-				all = false
-			}
-		}
-		if all {
-			return nodes, stop, nil
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return nil, nil, fmt.Errorf("grain nodes: no formation within 20s")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	return nodes, stop, nil
 }
