@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/consul/api"
 	"go.uber.org/zap"
 
+	"github.com/foundation-go/foundation/internal/backoff"
 	"github.com/foundation-go/foundation/provider"
 )
 
@@ -249,7 +250,6 @@ func (p *Provider) announce(ctx, soft, hard context.Context, a *announcement) (r
 	wait, cancelWait := context.WithCancel(send) // between attempts: until soft ends too
 	defer cancelWait()
 	defer context.AfterFunc(soft, cancelWait)()
-	bo := backoff{min: p.cfg.RetryMin, max: p.cfg.RetryMax}
 	ended := func() error {
 		if soft.Err() != nil {
 			return provider.ErrStopped
@@ -284,7 +284,7 @@ func (p *Provider) announce(ctx, soft, hard context.Context, a *announcement) (r
 			break
 		}
 		p.log.Debug("consul: registering failed; retrying", zap.Int("attempt", attempt), zap.String("agent", p.cfg.Address), zap.Error(err))
-		if !sleep(wait, bo.next(rand.Float64())) {
+		if !sleep(wait, backoff.Delay(p.cfg.RetryMin, p.cfg.RetryMax, attempt, rand.Float64())) {
 			return registered, ended()
 		}
 	}
@@ -311,8 +311,7 @@ func (p *Provider) run(soft, hard context.Context, done chan struct{}, a *announ
 // per episode.
 func (p *Provider) keep(soft, hard context.Context, a *announcement) {
 	interval := p.cfg.TTL / 3
-	bo := backoff{min: p.cfg.RetryMin, max: p.cfg.RetryMax}
-	ep := episode{log: p.log, what: "renewing the TTL check"}
+	ep := backoff.Episode{Log: p.log, What: "consul: renewing the TTL check"}
 	fields := []zap.Field{zap.String("check", a.checkID), zap.String("agent", p.cfg.Address)}
 	lost := false // re-registering since the agent lost the check
 	delay := interval
@@ -334,16 +333,15 @@ func (p *Provider) keep(soft, hard context.Context, a *announcement) {
 			return // Stopping: nothing more is sent or retried
 		}
 		if err != nil {
-			ep.failed(err, fields...)
-			delay = min(bo.next(rand.Float64()), interval)
+			ep.Fail(err, fields...)
+			delay = min(backoff.Delay(p.cfg.RetryMin, p.cfg.RetryMax, ep.Failures(), rand.Float64()), interval)
 			continue
 		}
 		if lost {
 			p.log.Info("consul: registered again", fields...)
 			lost = false
 		}
-		ep.ok(fields...)
-		bo.reset()
+		ep.OK(fields...)
 		delay = interval
 	}
 }
@@ -353,8 +351,7 @@ func (p *Provider) keep(soft, hard context.Context, a *announcement) {
 // changes (and with the first set at once). Failures are retried with
 // backoff and logged once per episode.
 func (p *Provider) watch(ctx context.Context, a *announcement, update func([]provider.Member)) {
-	bo := backoff{min: p.cfg.RetryMin, max: p.cfg.RetryMax}
-	ep := episode{log: p.log, what: "watching the service's healthy instances"}
+	ep := backoff.Episode{Log: p.log, What: "consul: watching the service's healthy instances"}
 	fields := []zap.Field{zap.String("service", p.cfg.Service), zap.String("agent", p.cfg.Address)}
 	logged := make(map[string]bool)
 	var (
@@ -369,17 +366,16 @@ func (p *Provider) watch(ctx context.Context, a *announcement, update func([]pro
 			return
 		}
 		if err != nil {
-			ep.failed(err, fields...)
+			ep.Fail(err, fields...)
 			// The agent may have restarted, its index with it: the next
 			// query answers at once rather than wait on a stale index.
 			index = 0
-			if !sleep(ctx, bo.next(rand.Float64())) {
+			if !sleep(ctx, backoff.Delay(p.cfg.RetryMin, p.cfg.RetryMax, ep.Failures(), rand.Float64())) {
 				return
 			}
 			continue
 		}
-		ep.ok(fields...)
-		bo.reset()
+		ep.OK(fields...)
 		index = nextIndex(index, meta.LastIndex)
 		ms := p.admitted(a, entries, logged)
 		if !reported || !sameMembers(ms, last) {

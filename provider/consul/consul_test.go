@@ -293,14 +293,14 @@ func TestErrorsRetriedAndLoggedOnce(t *testing.T) {
 			t.Errorf("%d health queries in %v; want at most %d with backoff", n, elapsed, most)
 		}
 		eventually(t, 3*time.Second, func() bool {
-			return logs.FilterMessageSnippet("recovered").Len() == 2*(episode+1)
+			return logs.FilterMessageSnippet("working again").Len() == 2*(episode+1)
 		}, "recoveries logged: %v", logs.All())
 	}
 	for _, what := range []string{"renewing the TTL check", "watching the service"} {
-		if n := logs.FilterMessageSnippet(what).FilterMessageSnippet("failed").FilterLevelExact(zapcore.WarnLevel).Len(); n != 2 {
+		if n := logs.FilterMessageSnippet(what).FilterMessageSnippet("failing").FilterLevelExact(zapcore.WarnLevel).Len(); n != 2 {
 			t.Errorf("%q: %d warnings; want 2 (one per episode)", what, n)
 		}
-		if n := logs.FilterMessageSnippet(what).FilterMessageSnippet("recovered").FilterLevelExact(zapcore.InfoLevel).Len(); n != 2 {
+		if n := logs.FilterMessageSnippet(what).FilterMessageSnippet("working again").FilterLevelExact(zapcore.InfoLevel).Len(); n != 2 {
 			t.Errorf("%q: %d recoveries logged; want 2", what, n)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/consul/api"
 
@@ -27,26 +26,6 @@ func TestNextIndex(t *testing.T) {
 		if got := nextIndex(tc.prev, tc.got); got != tc.want {
 			t.Errorf("nextIndex(%d, %d) = %d; want %d", tc.prev, tc.got, got, tc.want)
 		}
-	}
-}
-
-func TestBackoff(t *testing.T) {
-	b := backoff{min: 10 * time.Millisecond, max: 80 * time.Millisecond}
-	steps := []time.Duration{10, 20, 40, 80, 80, 80}
-	for i, step := range steps {
-		step *= time.Millisecond
-		lo, hi := b, b
-		if d := lo.next(0); d != step/2 {
-			t.Errorf("attempt %d, r=0: %v; want %v", i, d, step/2)
-		}
-		if d := hi.next(0.999999); d < step*99/100 || d > step {
-			t.Errorf("attempt %d, r≈1: %v; want about %v", i, d, step)
-		}
-		b.next(0.5)
-	}
-	b.reset()
-	if d := b.next(0); d != 5*time.Millisecond {
-		t.Errorf("after reset: %v; want 5ms", d)
 	}
 }
 

@@ -2,16 +2,13 @@ package consul
 
 import (
 	"cmp"
-	"fmt"
 	"net"
 	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/consul/api"
-	"go.uber.org/zap"
 
 	"github.com/foundation-go/foundation/provider"
 )
@@ -244,54 +241,4 @@ func nextIndex(prev, got uint64) uint64 {
 	default:
 		return got
 	}
-}
-
-// backoff computes delays between attempts: each is drawn between half and
-// all of a step that starts at min and doubles up to max.
-type backoff struct {
-	min, max time.Duration
-	step     time.Duration // 0: next is the first attempt's
-}
-
-// next returns the delay before the next attempt, given r in [0, 1) (a
-// random draw), and doubles the step.
-func (b *backoff) next(r float64) time.Duration {
-	if b.step == 0 {
-		b.step = b.min
-	}
-	d := b.step
-	b.step = min(2*b.step, b.max)
-	return d/2 + time.Duration(r*float64(d-d/2))
-}
-
-// reset makes the next delay the first one again.
-func (b *backoff) reset() { b.step = 0 }
-
-// episode logs a run of failures of one activity once: a warning at the
-// first failure, an info line when it works again.
-type episode struct {
-	log      *zap.Logger
-	what     string // "renewing the check", "watching the service"
-	failures int
-	since    time.Time
-}
-
-// failed records a failure; the first of an episode is logged.
-func (e *episode) failed(err error, fields ...zap.Field) {
-	if e.failures == 0 {
-		e.since = time.Now()
-		e.log.Warn(fmt.Sprintf("consul: %s failed; retrying with backoff (logged once per run of failures)", e.what),
-			append(fields, zap.Error(err))...)
-	}
-	e.failures++
-}
-
-// ok records a success; it ends an episode of failures with a log line.
-func (e *episode) ok(fields ...zap.Field) {
-	if e.failures == 0 {
-		return
-	}
-	e.log.Info(fmt.Sprintf("consul: %s recovered", e.what),
-		append(fields, zap.Int("failures", e.failures), zap.Duration("after", time.Since(e.since)))...)
-	e.failures = 0
 }

@@ -28,12 +28,14 @@ const (
 	// server.
 	DefaultTimeout = 2 * time.Second
 	// DefaultStartRetries: Start tries the first lookup four times in all,
-	// RetryMin, 2×RetryMin and 4×RetryMin apart (3.5s with the defaults),
+	// about RetryMin, 2×RetryMin and 4×RetryMin apart (each wait shortened
+	// by up to half at random; at most 3.5s in all with the defaults),
 	// so that a member starting alongside its DNS server (a pod alongside
 	// CoreDNS) does not fail at once.
 	DefaultStartRetries = 3
 	// DefaultRetryMin is the first wait after a failed lookup; each
-	// further failure doubles it, up to RetryMax.
+	// further failure doubles it, up to RetryMax. Every wait is shortened
+	// by up to half at random, so members do not retry in step.
 	DefaultRetryMin = 500 * time.Millisecond
 	// DefaultRetryMax caps the wait between failing lookups: a DNS outage
 	// costs one query (per server) every 30s, and its end is seen within

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	miekg "github.com/miekg/dns"
 	"go.uber.org/zap"
 
+	"github.com/foundation-go/foundation/internal/backoff"
 	"github.com/foundation-go/foundation/provider"
 )
 
@@ -203,7 +205,7 @@ func (p *Provider) first(ctx, stop context.Context, r *resolver) ([]string, erro
 		if i >= tries || lctx.Err() != nil {
 			break
 		}
-		t := time.NewTimer(backoff(p.cfg.RetryMin, p.cfg.RetryMax, i))
+		t := time.NewTimer(backoff.Delay(p.cfg.RetryMin, p.cfg.RetryMax, i, rand.Float64()))
 		select {
 		case <-t.C:
 		case <-lctx.Done():
@@ -233,8 +235,7 @@ func (p *Provider) run(ctx context.Context, r *resolver, first []string, update 
 
 	t := time.NewTimer(p.cfg.Interval)
 	defer t.Stop()
-	failures := 0
-	var failingSince time.Time
+	ep := backoff.Episode{Log: p.log, What: "dns: lookup"}
 	for {
 		select {
 		case <-ctx.Done():
@@ -246,20 +247,12 @@ func (p *Provider) run(ctx context.Context, r *resolver, first []string, update 
 			return
 		}
 		if err != nil {
-			failures++
-			if failures == 1 {
-				failingSince = time.Now()
-				p.log.Warn("dns: lookup failing; keeping the last member set (logged once until it works again)",
-					zap.String("name", r.name), zap.Int("members", len(last)), zap.Error(err))
-			}
-			t.Reset(backoff(p.cfg.RetryMin, p.cfg.RetryMax, failures))
+			// The last member set is kept while lookups fail.
+			ep.Fail(err, zap.String("name", r.name), zap.Int("kept_members", len(last)))
+			t.Reset(backoff.Delay(p.cfg.RetryMin, p.cfg.RetryMax, ep.Failures(), rand.Float64()))
 			continue
 		}
-		if failures > 0 {
-			p.log.Info("dns: lookup works again", zap.String("name", r.name),
-				zap.Int("failures", failures), zap.Duration("after", time.Since(failingSince)))
-			failures = 0
-		}
+		ep.OK(zap.String("name", r.name))
 		if added, removed := diff(last, addrs); len(added) > 0 || len(removed) > 0 {
 			p.log.Info("dns: members changed", zap.String("name", r.name), zap.Int("members", len(addrs)),
 				zap.Strings("added", added), zap.Strings("removed", removed))

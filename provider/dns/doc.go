@@ -42,7 +42,7 @@
 // NXDOMAIN and empty answers are a valid, empty member set: nobody is ready
 // yet. A lookup none of the servers answers usably is a failure: the last
 // set is kept, the lookup is retried after RetryMin, doubling up to
-// RetryMax, and the episode is logged twice, a warning when it starts and
+// RetryMax (each wait shortened by up to half at random), and the episode is logged twice, a warning when it starts and
 // an info when lookups work again. Start is stricter: when its first lookup
 // fails 1+StartRetries times it returns an error wrapping
 // provider.ErrUnavailable that names the name and the servers.

@@ -222,16 +222,6 @@ func rcodeName(rcode int) string {
 	return "RCODE" + strconv.Itoa(rcode)
 }
 
-// backoff is the wait after the n-th failure in a row (n ≥ 1): min, doubled
-// for each further failure, at most max.
-func backoff(minWait, maxWait time.Duration, n int) time.Duration {
-	d := minWait
-	for i := 1; i < n && d < maxWait; i++ {
-		d *= 2
-	}
-	return min(d, maxWait)
-}
-
 // diff returns the addresses of the sorted set next missing from the
 // sorted set prev (added) and those of prev missing from next (removed).
 func diff(prev, next []string) (added, removed []string) {

@@ -12,21 +12,6 @@ import (
 	miekg "github.com/miekg/dns"
 )
 
-func TestBackoff(t *testing.T) {
-	ms := time.Millisecond
-	var got []time.Duration
-	for n := 1; n <= 7; n++ {
-		got = append(got, backoff(5*ms, 50*ms, n))
-	}
-	want := []time.Duration{5 * ms, 10 * ms, 20 * ms, 40 * ms, 50 * ms, 50 * ms, 50 * ms}
-	if !slices.Equal(got, want) {
-		t.Errorf("backoff = %v, want %v", got, want)
-	}
-	if d := backoff(time.Second, 30*time.Second, 1000); d != 30*time.Second {
-		t.Errorf("backoff after 1000 failures = %v, want the cap", d)
-	}
-}
-
 func TestDiff(t *testing.T) {
 	tests := []struct {
 		prev, next, added, removed string

@@ -83,7 +83,7 @@ type Config struct {
 	StartRetries int
 	// RetryMin is the pause after the first failed call; each further
 	// consecutive failure doubles it, up to RetryMax (each pause is
-	// shortened at random by up to a fifth, so that members do not retry in
+	// shortened at random by up to half, so that members do not retry in
 	// step). The same pauses drive gRPC's reconnection. At least
 	// MinRetryMin. Default DefaultRetryMin (100ms).
 	RetryMin time.Duration

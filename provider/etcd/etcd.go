@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	grpcbackoff "google.golang.org/grpc/backoff"
 
+	"github.com/foundation-go/foundation/internal/backoff"
 	"github.com/foundation-go/foundation/provider"
 )
 
@@ -221,7 +222,7 @@ func (p *Provider) register(ctx context.Context, self provider.Member, update fu
 		if ctx.Err() != nil || i == attempts {
 			break
 		}
-		d := backoff(p.cfg.RetryMin, p.cfg.RetryMax, i, rand.Float64())
+		d := backoff.Delay(p.cfg.RetryMin, p.cfg.RetryMax, i, rand.Float64())
 		p.log.Debug("etcd: registering failed; retrying", zap.Int("attempt", i), zap.Duration("pause", d), zap.Error(lastErr))
 		t := time.NewTimer(d)
 		select {

@@ -13,6 +13,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/foundation-go/foundation/internal/backoff"
 	"github.com/foundation-go/foundation/provider"
 )
 
@@ -231,7 +232,7 @@ func (l *loop) serve(done chan struct{}) {
 			l.lastErr = err
 			l.p.failures.Add(1)
 			l.trouble("etcd: cannot register or read the members; retrying with backoff (logged once until it works again)", err)
-			retry = time.After(backoff(l.p.cfg.RetryMin, l.p.cfg.RetryMax, l.failures, rand.Float64()))
+			retry = time.After(backoff.Delay(l.p.cfg.RetryMin, l.p.cfg.RetryMax, l.failures, rand.Float64()))
 			continue
 		}
 		if l.failing {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/foundation-go/foundation/provider"
 )
@@ -154,16 +153,4 @@ func sameMembers(a, b []provider.Member) bool {
 		return x.ID == y.ID && x.Address == y.Address && x.Cluster == y.Cluster &&
 			x.Version == y.Version && x.Auth == y.Auth && slices.Equal(x.Kinds, y.Kinds)
 	})
-}
-
-// backoff returns the pause after the given number of consecutive failures
-// (at least 1): lo doubled per further failure, capped at hi, then
-// shortened by up to a fifth according to r in [0, 1).
-func backoff(lo, hi time.Duration, failures int, r float64) time.Duration {
-	d := lo
-	for i := 1; i < failures && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	return d - time.Duration(float64(d)*0.2*r)
 }

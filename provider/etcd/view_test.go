@@ -3,7 +3,6 @@ package etcd
 import (
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/foundation-go/foundation/provider"
 )
@@ -97,27 +96,6 @@ func TestSameMembers(t *testing.T) {
 	}
 	if sameMembers(a, a[:1]) || !sameMembers(nil, []provider.Member{}) {
 		t.Fatal("lengths")
-	}
-}
-
-func TestBackoff(t *testing.T) {
-	lo, hi := 100*time.Millisecond, time.Second
-	for _, tc := range []struct {
-		failures int
-		r        float64
-		want     time.Duration
-	}{
-		{1, 0, 100 * time.Millisecond},
-		{2, 0, 200 * time.Millisecond},
-		{4, 0, 800 * time.Millisecond},
-		{5, 0, time.Second},
-		{1000, 0, time.Second},
-		{1, 0.5, 90 * time.Millisecond},
-		{5, 0.999999, 800*time.Millisecond + time.Microsecond/5},
-	} {
-		if got := backoff(lo, hi, tc.failures, tc.r); got != tc.want {
-			t.Errorf("backoff(%v, %v, %d, %v) = %v; want %v", lo, hi, tc.failures, tc.r, got, tc.want)
-		}
 	}
 }
 

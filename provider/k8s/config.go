@@ -78,7 +78,8 @@ type Config struct {
 	// resync; the watch alone keeps the set current.
 	ResyncPeriod time.Duration
 	// RetryMin is the pause after the first failed list or watch call;
-	// each further failure doubles it, up to RetryMax. At least 1ms.
+	// each further failure doubles it, up to RetryMax; each pause is
+	// shortened by up to half at random. At least 1ms.
 	// Default DefaultRetryMin (200ms).
 	RetryMin time.Duration
 	// RetryMax caps the pause between retries; at least RetryMin. Default

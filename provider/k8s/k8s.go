@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"strconv"
@@ -23,6 +24,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/foundation-go/foundation/internal/backoff"
 	"github.com/foundation-go/foundation/provider"
 )
 
@@ -104,7 +106,7 @@ type run struct {
 	synced   chan struct{} // closed by Start when the first list is in the store
 	first    chan struct{} // closed by loop when update has had the first set
 	calls    gate          // list and watch calls in flight
-	health   episode
+	health   *backoff.Episode
 
 	informerDone chan struct{}
 	loopDone     chan struct{}
@@ -222,7 +224,7 @@ func (p *Provider) awaitFirst(ctx context.Context, r *run) error {
 			return provider.ErrStopped
 		case <-deadline.C:
 			why := "no answer"
-			if err := r.health.lastErr(); err != nil {
+			if err := r.health.Err(); err != nil {
 				why = err.Error()
 				if apierrors.IsForbidden(err) {
 					why += " (may the pod's service account get, list and watch pods? see examples/k8s/rbac.yaml)"
@@ -279,7 +281,7 @@ func (p *Provider) newRun() (*run, error) {
 		dirty:        make(chan struct{}, 1),
 		synced:       make(chan struct{}),
 		first:        make(chan struct{}),
-		health:       episode{log: p.log, what: "k8s: watching pods in namespace " + p.cfg.Namespace},
+		health:       &backoff.Episode{Log: p.log, What: "k8s: watching pods in namespace " + p.cfg.Namespace},
 		informerDone: make(chan struct{}),
 		loopDone:     make(chan struct{}),
 	}
@@ -300,7 +302,7 @@ func (p *Provider) newRun() (*run, error) {
 	err := errors.Join(
 		inf.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
 			if r.ctx.Err() == nil && !benign(err) {
-				r.health.fail(err)
+				r.health.Fail(err)
 			}
 		}),
 		inf.SetTransform(func(obj any) (any, error) {
@@ -387,7 +389,8 @@ func (p *Provider) loop(r *run, sel selection, update func([]provider.Member)) {
 }
 
 // call runs one list or watch request, retrying transient failures with
-// exponential backoff (cfg.RetryMin doubled up to cfg.RetryMax) until it
+// exponential backoff (cfg.RetryMin doubled up to cfg.RetryMax, each wait
+// shortened by up to half at random) until it
 // succeeds or the run halts. Other errors go back to the informer, which
 // handles them (an expired resource version makes it list again). Outages
 // are logged once each through r.health.
@@ -397,30 +400,30 @@ func call[T any](r *run, cfg Config, f func(context.Context) (T, error)) (T, err
 		return zero, provider.ErrStopped
 	}
 	defer r.calls.leave()
-	pause := cfg.RetryMin
+	failures := 0
 	for {
 		v, err := f(r.ctx)
 		switch {
 		case err == nil:
-			r.health.ok()
+			r.health.OK()
 			return v, nil
 		case r.ctx.Err() != nil:
 			return zero, err
 		case !transient(err):
 			if !benign(err) {
-				r.health.fail(err)
+				r.health.Fail(err)
 			}
 			return zero, err
 		}
-		r.health.fail(err)
-		t := time.NewTimer(pause)
+		r.health.Fail(err)
+		failures++
+		t := time.NewTimer(backoff.Delay(cfg.RetryMin, cfg.RetryMax, failures, rand.Float64()))
 		select {
 		case <-t.C:
 		case <-r.stop:
 			t.Stop()
 			return zero, err
 		}
-		pause = min(2*pause, cfg.RetryMax)
 	}
 }
 
@@ -444,42 +447,6 @@ func transient(err error) bool {
 func benign(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		apierrors.IsResourceExpired(err) || apierrors.IsGone(err) || tooLargeResourceVersion(err)
-}
-
-// episode logs an outage once: a warning when calls start failing, an info
-// line when one succeeds again.
-type episode struct {
-	log  *zap.Logger
-	what string
-
-	mu      sync.Mutex
-	failing bool
-	last    error
-}
-
-func (e *episode) fail(err error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.last = err
-	if !e.failing {
-		e.failing = true
-		e.log.Warn(e.what+": failing; retrying with backoff (logged once until it works again)", zap.Error(err))
-	}
-}
-
-func (e *episode) ok() {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.failing {
-		e.failing = false
-		e.log.Info(e.what + ": working again")
-	}
-}
-
-func (e *episode) lastErr() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.last
 }
 
 // gate admits calls until it is closed and reports when the last admitted
