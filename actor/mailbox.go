@@ -46,8 +46,7 @@ type mailbox struct {
 // newMailbox is the MailboxProducer of Foundation processes.
 func newMailbox() actor.Mailbox { return &mailbox{} }
 
-// recycleCap bounds the buffer kept for reuse after a batch: a burst's large
-// buffer is left to the collector instead of staying with an idle process.
+// recycleCap bounds the buffers an idle mailbox keeps (see release).
 const recycleCap = 4096
 
 func (m *mailbox) PostUserMessage(msg any) {
@@ -112,11 +111,26 @@ func (m *mailbox) processMessages() {
 			(!m.suspended && (len(m.user) > 0 || m.next < len(m.batch)))
 		if !work {
 			m.scheduled = false
+			m.release()
 		}
 		m.mu.Unlock()
 		if !work {
 			return
 		}
+	}
+}
+
+// release drops a burst's large buffers when the mailbox goes idle, so that
+// an idle process keeps only small ones. While busy, the runner and the
+// posters trade two buffers back and forth, which grow once to the size the
+// burst needs instead of being allocated anew for every batch. Called with
+// mu held by the runner.
+func (m *mailbox) release() {
+	if cap(m.user) > recycleCap {
+		m.user = nil
+	}
+	if cap(m.batch) > recycleCap {
+		m.batch, m.next = nil, 0
 	}
 }
 
@@ -166,11 +180,7 @@ func (m *mailbox) run() {
 				m.inBatch.Store(0)
 				return
 			}
-			spare := m.batch[:0]
-			if cap(spare) > recycleCap {
-				spare = nil
-			}
-			m.batch, m.user = m.user, spare
+			m.batch, m.user = m.user, m.batch[:0]
 			m.next = 0
 			m.mu.Unlock()
 			m.inBatch.Store(int32(len(m.batch)))
