@@ -2,6 +2,7 @@ package foundation
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"maps"
@@ -191,12 +192,12 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 	if advertise != "" {
 		actorOpts = append(actorOpts, actor.WithAdvertisedAddress(advertise))
 	}
+	var mtls *tls.Config
 	if cfg.TLS.CertFile != "" {
-		tlsOpts, err := remoteTLS(cfg.TLS)
-		if err != nil {
+		if mtls, err = mutualTLS(cfg.TLS); err != nil {
 			return nil, err
 		}
-		actorOpts = append(actorOpts, tlsOpts...)
+		actorOpts = append(actorOpts, remoteTLS(mtls)...)
 	}
 	n.System, err = actor.NewSystem(append(actorOpts, o.actorOpts...)...)
 	if err != nil {
@@ -261,7 +262,7 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 		return nil, err
 	}
 	if gl != nil {
-		gcfg := grain.Config{Cluster: cfg.Name, Secret: []byte(cfg.Secret), Kinds: o.kinds, Logger: n.Log}
+		gcfg := grain.Config{Cluster: cfg.Name, Secret: []byte(cfg.Secret), Kinds: o.kinds, Logger: n.Log, TLS: mtls}
 		if o.grainCfg != nil {
 			o.grainCfg(&gcfg)
 		}

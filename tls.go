@@ -13,10 +13,11 @@ import (
 	"github.com/foundation-go/foundation/cluster"
 )
 
-// remoteTLS turns the TLS file paths into mutual-TLS options for remoting:
-// the listener requires and verifies a client certificate signed by the CA,
-// and dials verify the peer against the same CA.
-func remoteTLS(c cluster.TLSConfig) ([]actor.Option, error) {
+// mutualTLS loads the TLS files into one configuration that serves both
+// ends of a connection: it presents the member's certificate, requires and
+// verifies a client certificate signed by the CA when listening, and
+// verifies the peer against the same CA when dialling.
+func mutualTLS(c cluster.TLSConfig) (*tls.Config, error) {
 	cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("foundation: tls.cert_file/tls.key_file: %w", err)
@@ -29,19 +30,19 @@ func remoteTLS(c cluster.TLSConfig) ([]actor.Option, error) {
 	if !pool.AppendCertsFromPEM(caPEM) {
 		return nil, fmt.Errorf("foundation: tls.ca_file %s: no PEM certificate found", c.CAFile)
 	}
-	server := &tls.Config{
+	return &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		Certificates: []tls.Certificate{cert},
 		ClientCAs:    pool,
 		ClientAuth:   tls.RequireAndVerifyClientCert,
-	}
-	client := &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{cert},
 		RootCAs:      pool,
-	}
-	return []actor.Option{
-		actor.WithRemoteServerOptions(grpc.Creds(credentials.NewTLS(server))),
-		actor.WithRemoteDialOptions(grpc.WithTransportCredentials(credentials.NewTLS(client))),
 	}, nil
+}
+
+// remoteTLS turns a mutual-TLS configuration into options for remoting.
+func remoteTLS(c *tls.Config) []actor.Option {
+	return []actor.Option{
+		actor.WithRemoteServerOptions(grpc.Creds(credentials.NewTLS(c.Clone()))),
+		actor.WithRemoteDialOptions(grpc.WithTransportCredentials(credentials.NewTLS(c.Clone()))),
+	}
 }

@@ -48,8 +48,9 @@
 // # Transport and failover
 //
 // Grain traffic uses its own TCP connections between members (the address
-// is the member label AddressLabel), authenticated with the cluster secret.
-// When a member crashes its connections drop, and a reconnect that is
+// is the member label AddressLabel), authenticated with the cluster secret,
+// and over mutual TLS when Config.TLS is set (foundation.Start sets it from
+// the tls.* configuration). When a member crashes its connections drop, and a reconnect that is
 // refused marks it down at once: its grains are placed elsewhere within
 // milliseconds, before the membership's failure detector removes it. A
 // member whose host merely stops answering is handled by the membership

@@ -2,6 +2,7 @@ package grain_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"testing"
 	"time"
@@ -135,20 +136,25 @@ func index(s, sub string) int {
 }
 
 func TestBadConfig(t *testing.T) {
+	kind := func(k grain.Kind) grain.Config { return grain.Config{Cluster: "clustertest", Kinds: []grain.Kind{k}} }
 	cases := []struct {
 		name string
-		k    grain.Kind
+		cfg  grain.Config
 		want string
 	}{
-		{"empty name", grain.Kind{}, "Kind.Name"},
-		{"role without labels", grain.Kind{Name: "r", Placement: grain.Role}, "Kind.Role"},
-		{"unknown placement", grain.Kind{Name: "p", Placement: grain.Placement(42)}, "Placement"},
+		{"empty name", kind(grain.Kind{}), "Kind.Name"},
+		{"role without labels", kind(grain.Kind{Name: "r", Placement: grain.Role}), "Kind.Role"},
+		{"unknown placement", kind(grain.Kind{Name: "p", Placement: grain.Placement(42)}), "Placement"},
+		{"no cluster", grain.Config{}, "Config.Cluster"},
+		{"negative timeout", grain.Config{Cluster: "clustertest", CallTimeout: -1}, "Config.CallTimeout"},
+		{"retry max below min", grain.Config{Cluster: "clustertest", RetryMin: time.Second, RetryMax: time.Millisecond}, "Config.RetryMax"},
+		{"TLS without a certificate", grain.Config{Cluster: "clustertest", TLS: &tls.Config{}}, "Config.TLS"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c := startCluster(t, 1, func(int) []grain.Kind { return nil })
 			m := c.Member(0)
-			_, err := grain.NewHost(m.System, m.Membership, mustListen(t), grain.Config{Cluster: "clustertest", Kinds: []grain.Kind{tc.k}})
+			_, err := grain.NewHost(m.System, m.Membership, mustListen(t), tc.cfg)
 			if !errors.Is(err, grain.ErrInvalid) || !contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want ErrInvalid naming %q", err, tc.want)
 			}

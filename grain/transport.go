@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -292,9 +293,18 @@ func (h *Host) dial(ctx context.Context, n *node) (*conn, error) {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
+	_ = nc.SetDeadline(time.Now().Add(dialTimeout))
+	if h.cfg.TLS != nil {
+		tc := tls.Client(nc, h.clientTLS(n.grain))
+		if err := tc.HandshakeContext(dctx); err != nil {
+			_ = nc.Close()
+			h.log.Warn("grain peer rejected", zapAddr(n.grain), zapErr(fmt.Errorf("TLS handshake: %w", err)))
+			return nil, retry("TLS handshake with " + n.id + ": " + err.Error())
+		}
+		nc = tc
+	}
 	c := newConn(h, nc, n.id)
 	br := bufio.NewReader(nc)
-	_ = nc.SetDeadline(time.Now().Add(dialTimeout))
 	if err := c.write(h.hello()); err != nil {
 		_ = nc.Close()
 		return nil, err
@@ -342,6 +352,19 @@ func (h *Host) clientLoop(c *conn, br *bufio.Reader) {
 	}
 }
 
+// clientTLS is the TLS configuration of a dial to addr: the host's, with
+// the address's host as the name to verify unless one is configured.
+func (h *Host) clientTLS(addr string) *tls.Config {
+	if h.cfg.TLS.ServerName != "" {
+		return h.cfg.TLS
+	}
+	c := h.cfg.TLS.Clone()
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		c.ServerName = host
+	}
+	return c
+}
+
 // acceptLoop serves inbound connections until the listener closes.
 func (h *Host) acceptLoop() {
 	for {
@@ -351,6 +374,9 @@ func (h *Host) acceptLoop() {
 		}
 		if tc, ok := nc.(*net.TCPConn); ok {
 			_ = tc.SetNoDelay(true)
+		}
+		if h.cfg.TLS != nil {
+			nc = tls.Server(nc, h.cfg.TLS)
 		}
 		c := newConn(h, nc, "")
 		if !h.track(c) {
@@ -366,6 +392,12 @@ func (h *Host) serveConn(c *conn) {
 	defer c.close()
 	br := bufio.NewReader(c.c)
 	_ = c.c.SetDeadline(time.Now().Add(dialTimeout))
+	if tc, ok := c.c.(*tls.Conn); ok {
+		if err := tc.HandshakeContext(h.ctx); err != nil {
+			h.log.Warn("grain connection rejected", zapAddr(c.c.RemoteAddr().String()), zapErr(fmt.Errorf("TLS handshake: %w", err)))
+			return
+		}
+	}
 	f, err := readFrame(br)
 	if err != nil {
 		return
