@@ -26,6 +26,7 @@ import (
 	"github.com/foundation-go/foundation"
 	"github.com/foundation-go/foundation/actor"
 	"github.com/foundation-go/foundation/cluster"
+	"github.com/foundation-go/foundation/cluster/clustertest"
 	"github.com/foundation-go/foundation/grain"
 	"github.com/foundation-go/foundation/internal/nodeproc"
 	"github.com/foundation-go/foundation/protos"
@@ -183,15 +184,9 @@ func TestGrainsOverMutualTLS(t *testing.T) {
 	nodes := startNodes(t, 2, func(i int, c *cluster.Config) {
 		c.TLS = cluster.TLSConfig{CertFile: good[i] + ".crt", KeyFile: good[i] + ".key", CAFile: filepath.Join(dir, "ca.crt")}
 	}, foundation.WithGrains(echo))
-	for _, n := range nodes {
-		deadline := time.Now().Add(5 * time.Second)
-		for n.Grains.ViewSize() != 2 {
-			if time.Now().After(deadline) {
-				t.Fatal("the grain hosts never saw each other")
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}
+	clustertest.Eventually(t, func() bool {
+		return nodes[0].Grains.ViewSize() == 2 && nodes[1].Grains.ViewSize() == 2
+	}, 5*time.Second, "both grain hosts see both members")
 	remote := 0
 	for i := range 20 {
 		ref := grain.Get[*protos.Pong](nodes[0].Grains, "echo", "id-"+strconv.Itoa(i))
