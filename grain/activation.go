@@ -49,7 +49,9 @@ func (x *activation) Init(p actor.Process) error {
 	return nil
 }
 
-func (x *activation) HandleCall(_ actor.Process, req any) (any, error) {
+func (x *activation) HandleCall(p actor.Process, req any) (any, error) {
+	x.gctx.proc = p
+	defer func() { x.gctx.proc = nil }()
 	if t, ok := req.(tell); ok { // a sticky kind's Tell, routed as a call
 		_, err := x.g.Receive(x.gctx, t.msg)
 		return nil, err

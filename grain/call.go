@@ -57,7 +57,9 @@ func (r Ref[R]) Identity() string { return r.id }
 // Call sends req to the grain and returns its reply, activating the grain
 // where its placement says. It retries across topology changes until ctx
 // (or Config.CallTimeout when ctx has no deadline) ends. Messages and
-// replies that cross members must be protobuf messages.
+// replies that cross members must be protobuf messages. Headers attached
+// to ctx with actor.WithHeaders reach the grain (Context.Header), on this
+// member or another.
 func (r Ref[R]) Call(ctx context.Context, req any) (R, error) {
 	var zero R
 	if r.err != nil {
@@ -224,6 +226,9 @@ func (h *Host) remoteCall(ctx context.Context, n *node, k *kindState, id string,
 		return nil, retry("member left the view")
 	}
 	f := &protos.GrainFrame{Type: protos.GrainFrame_REQUEST, Kind: k.def.Name, Identity: id}
+	if hd := actor.HeadersFrom(ctx); len(hd) > 0 {
+		f.Headers = hd
+	}
 	if err := putPayload(f, req); err != nil {
 		return nil, err
 	}

@@ -20,7 +20,9 @@
 // ErrActivationFailed) and Deactivator (OnDeactivate: save state). Messages
 // that cross members are protobuf messages; calls within a member pass any
 // value. Ref.Call honours its ctx (Config.CallTimeout when the ctx has no
-// deadline) and retries across membership changes within it.
+// deadline) and retries across membership changes within it. Headers put on
+// the ctx with actor.WithHeaders (a request id, a trace context) reach the
+// grain through Context.Header, on whichever member it runs.
 //
 // # Placement
 //

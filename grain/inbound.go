@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/foundation-go/foundation/actor"
 	"github.com/foundation-go/foundation/protos"
 )
 
@@ -96,7 +97,11 @@ func (h *Host) serve(k *kindState, f *protos.GrainFrame) *protos.GrainFrame {
 			return r
 		}
 	}
-	out, err := h.localCall(ctx, k, f.Identity, msg, create, claim)
+	var cctx context.Context = ctx
+	if len(f.Headers) > 0 {
+		cctx = actor.WithHeaders(ctx, actor.Headers(f.Headers))
+	}
+	out, err := h.localCall(cctx, k, f.Identity, msg, create, claim)
 	if err != nil {
 		return errFrame(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/foundation-go/foundation/actor"
 )
 
 // Grain is a virtual actor's behaviour. One activation handles one message at
@@ -37,6 +39,17 @@ type Context struct {
 	context.Context
 	kind, identity, member string
 	log                    *zap.Logger
+	proc                   actor.Process // during a call: its headers
+}
+
+// Header returns a header of the call being handled: one the caller
+// attached with actor.WithHeaders on its ctx (a request id, a trace
+// context). "" when absent, and outside a Call (OnActivate, a Tell).
+func (c *Context) Header(key string) string {
+	if c.proc == nil {
+		return ""
+	}
+	return c.proc.Header(key)
 }
 
 // Kind is the grain's kind.

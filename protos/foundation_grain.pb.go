@@ -213,7 +213,10 @@ type GrainFrame struct {
 	// timeout_micros: what is left of a REQUEST's deadline.
 	TimeoutMicros int64 `protobuf:"varint,14,opt,name=timeout_micros,json=timeoutMicros,proto3" json:"timeout_micros,omitempty"`
 	// stale: LOCATE's requester found no activation at this member.
-	Stale         string `protobuf:"bytes,15,opt,name=stale,proto3" json:"stale,omitempty"`
+	Stale string `protobuf:"bytes,15,opt,name=stale,proto3" json:"stale,omitempty"`
+	// headers: the caller's message headers of a REQUEST (actor.WithHeaders
+	// on its ctx), delivered to the grain with the request.
+	Headers       map[string]string `protobuf:"bytes,16,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -353,12 +356,19 @@ func (x *GrainFrame) GetStale() string {
 	return ""
 }
 
+func (x *GrainFrame) GetHeaders() map[string]string {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
 var File_foundation_grain_proto protoreflect.FileDescriptor
 
 const file_foundation_grain_proto_rawDesc = "" +
 	"\n" +
 	"\x16foundation_grain.proto\x12\n" +
-	"foundation\"\xdc\x05\n" +
+	"foundation\"\xd7\x06\n" +
 	"\n" +
 	"GrainFrame\x12/\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1b.foundation.GrainFrame.TypeR\x04type\x12\x0e\n" +
@@ -376,7 +386,11 @@ const file_foundation_grain_proto_rawDesc = "" +
 	"\acluster\x18\f \x01(\tR\acluster\x12\x12\n" +
 	"\x04auth\x18\r \x01(\fR\x04auth\x12%\n" +
 	"\x0etimeout_micros\x18\x0e \x01(\x03R\rtimeoutMicros\x12\x14\n" +
-	"\x05stale\x18\x0f \x01(\tR\x05stale\"\x82\x01\n" +
+	"\x05stale\x18\x0f \x01(\tR\x05stale\x12=\n" +
+	"\aheaders\x18\x10 \x03(\v2#.foundation.GrainFrame.HeadersEntryR\aheaders\x1a:\n" +
+	"\fHeadersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x82\x01\n" +
 	"\x04Type\x12\x14\n" +
 	"\x10TYPE_UNSPECIFIED\x10\x00\x12\t\n" +
 	"\x05HELLO\x10\x01\x12\v\n" +
@@ -415,20 +429,22 @@ func file_foundation_grain_proto_rawDescGZIP() []byte {
 }
 
 var file_foundation_grain_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_foundation_grain_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_foundation_grain_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_foundation_grain_proto_goTypes = []any{
 	(GrainFrame_Type)(0),   // 0: foundation.GrainFrame.Type
 	(GrainFrame_Status)(0), // 1: foundation.GrainFrame.Status
 	(*GrainFrame)(nil),     // 2: foundation.GrainFrame
+	nil,                    // 3: foundation.GrainFrame.HeadersEntry
 }
 var file_foundation_grain_proto_depIdxs = []int32{
 	0, // 0: foundation.GrainFrame.type:type_name -> foundation.GrainFrame.Type
 	1, // 1: foundation.GrainFrame.status:type_name -> foundation.GrainFrame.Status
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	3, // 2: foundation.GrainFrame.headers:type_name -> foundation.GrainFrame.HeadersEntry
+	3, // [3:3] is the sub-list for method output_type
+	3, // [3:3] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_foundation_grain_proto_init() }
@@ -442,7 +458,7 @@ func file_foundation_grain_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_foundation_grain_proto_rawDesc), len(file_foundation_grain_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   1,
+			NumMessages:   2,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
