@@ -91,14 +91,15 @@ func (h *Host) locateHere(ctx context.Context, k *kindState, id, requester, stal
 		e = &dirEntry{done: make(chan struct{})}
 		k.dir[id] = e
 		k.mu.Unlock()
-		e.location, e.err = h.place(ctx, v, k, id, requester)
+		loc, err := h.place(ctx, v, k, id, requester)
 		k.mu.Lock()
+		e.location, e.err = loc, err // under mu: rebalance reads entries
 		if e.err != nil && k.dir[id] == e {
 			delete(k.dir, id)
 		}
 		close(e.done)
 		k.mu.Unlock()
-		return e.location, e.err
+		return loc, err
 	}
 }
 

@@ -405,11 +405,12 @@ func (h *Host) rebalance() {
 		}
 		if k.def.Placement.sticky() {
 			for id, e := range k.dir {
+				if e.done != nil && !isClosed(e.done) {
+					continue // being placed: locateHere settles it
+				}
 				owner := v.place(k.def.Placement, name, id)
 				if e.location != "" && v.nodes[e.location] == nil || owner == nil || owner.id != h.self {
-					if e.done == nil || isClosed(e.done) {
-						delete(k.dir, id)
-					}
+					delete(k.dir, id)
 				}
 			}
 			for id, loc := range k.locs {
