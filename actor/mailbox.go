@@ -112,6 +112,9 @@ func (m *mailbox) processMessages() {
 		if !work {
 			m.scheduled = false
 			m.release()
+			// A run ended by a panic or a suspension leaves part of its
+			// batch unhandled.
+			m.inBatch.Store(int32(len(m.batch) - m.next))
 		}
 		m.mu.Unlock()
 		if !work {
@@ -125,11 +128,13 @@ func (m *mailbox) processMessages() {
 // posters trade two buffers back and forth, which grow once to the size the
 // burst needs instead of being allocated anew for every batch. Called with
 // mu held by the runner.
+// A suspended mailbox goes idle with messages queued: only empty buffers
+// are released.
 func (m *mailbox) release() {
-	if cap(m.user) > recycleCap {
+	if len(m.user) == 0 && cap(m.user) > recycleCap {
 		m.user = nil
 	}
-	if cap(m.batch) > recycleCap {
+	if m.next == len(m.batch) && cap(m.batch) > recycleCap {
 		m.batch, m.next = nil, 0
 	}
 }
@@ -184,6 +189,9 @@ func (m *mailbox) run() {
 			m.next = 0
 			m.mu.Unlock()
 			m.inBatch.Store(int32(len(m.batch)))
+			// A system message posted before these user messages may have
+			// arrived since the last look: it goes first.
+			continue
 		}
 		if i++; i > t {
 			i = 0
