@@ -29,6 +29,13 @@
 // envelope header, across members too; a message without headers carries no
 // header at all.
 //
+// Every process has Foundation's mailbox: messages from one sender arrive in
+// the order sent, and the engine's system messages (stop, watch, suspend)
+// overtake user messages already queued. The receiving side takes queued
+// messages in batches, one lock per batch rather than per message, which is
+// why Tell outruns the engine's own mailbox (BENCHMARKS.md). It is
+// unbounded, as the engine's default is.
+//
 // # Exits, links and monitors
 //
 // A process exits with a Reason: Normal, Shutdown, Killed, NoProc, or an
