@@ -132,6 +132,27 @@ func TestLinkToDeadProcess(t *testing.T) {
 	}
 }
 
+// TestSpawnLinkedToDeadProcess: spawning with WithLink to a process that
+// has exited fails with ErrNoProcess, for a Server and a plain actor alike;
+// nothing is left running (the system stops cleanly).
+func TestSpawnLinkedToDeadProcess(t *testing.T) {
+	s := start(t)
+	dead := newRecorder(false)
+	pd, _ := s.Spawn(dead)
+	if err := s.Kill(pd); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Wait(context.Background(), pd); err != nil {
+		t.Fatal(err)
+	}
+	if pid, err := s.Spawn(newRecorder(false), actor.WithLink(pd)); !errors.Is(err, actor.ErrNoProcess) {
+		t.Fatalf("Server linked to a dead process: %v, %v; want ErrNoProcess", pid, err)
+	}
+	if pid, err := s.Spawn(func(actor.Context) {}, actor.WithLink(pd)); !errors.Is(err, actor.ErrNoProcess) {
+		t.Fatalf("plain actor linked to a dead process: %v, %v; want ErrNoProcess", pid, err)
+	}
+}
+
 func TestUnlink(t *testing.T) {
 	s := start(t)
 	a, b := newRecorder(false), newRecorder(false)

@@ -74,7 +74,12 @@ func (s *System) checkLocal(what string, pid *PID) error {
 // other receives an exit signal (see Exit and TrapExit). A link to a dead
 // process returns ErrNoProcess, and a process that traps exits also receives
 // Exit{Reason: NoProc}. Linking twice is one link.
-func (s *System) Link(a, b *PID) error {
+func (s *System) Link(a, b *PID) error { return s.link(a, b, true) }
+
+// link is Link; notify false sends no NoProc exit to a for a dead b (a
+// process being spawned has no mailbox to receive it yet: Spawn returns the
+// error instead).
+func (s *System) link(a, b *PID, notify bool) error {
 	if err := s.checkLocal("Link", a); err != nil {
 		return err
 	}
@@ -101,7 +106,9 @@ func (s *System) Link(a, b *PID) error {
 	})
 	if !ok {
 		s.table.peek(a, func(e *entry) { delete(e.links, key(b)) })
-		s.tell(a, &exitSignal{from: b, reason: NoProc, onlyTrapped: true})
+		if notify {
+			s.tell(a, &exitSignal{from: b, reason: NoProc, onlyTrapped: true})
+		}
 		return fmt.Errorf("%w: Link: %s", ErrNoProcess, PIDString(b))
 	}
 	return nil

@@ -29,7 +29,7 @@ func (s *System) engineProps(server, root bool) *actor.Props {
 				p.b, p.x = src.b, src.x
 				if p.x != nil && p.x.opts.link != nil {
 					// spawn_link: the link exists before the process runs.
-					p.x.linkErr = s.Link(c.Self(), p.x.opts.link)
+					p.x.linkErr = s.link(c.Self(), p.x.opts.link, false)
 				}
 			}
 		})
