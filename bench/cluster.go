@@ -91,6 +91,10 @@ func formationFoundation(provider string, extra func(*cluster.Config)) (time.Dur
 	return d, nil
 }
 
+// netnsMarker is set by formationMDNS for the child it starts inside a new
+// network namespace.
+const netnsMarker = "FOUNDATION_BENCH_NETNS"
+
 // formationMDNS reruns this program inside a new network namespace (mDNS
 // never reaches a real interface) and relays the figure it prints.
 func formationMDNS(out *report) error {
@@ -101,7 +105,7 @@ func formationMDNS(out *report) error {
 	if err != nil {
 		return err
 	}
-	script := `set -e; ip link set lo up; ip link set lo multicast on; ip route add 224.0.0.0/4 dev lo; exec "$0" cluster-mdns-child`
+	script := `set -e; ip link set lo up; ip link set lo multicast on; ip route add 224.0.0.0/4 dev lo; ` + netnsMarker + `=1 exec "$0" cluster-mdns-child`
 	b, err := exec.Command("unshare", "-n", "sh", "-c", script, self).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("mdns child: %v\n%s", err, b)
@@ -111,6 +115,9 @@ func formationMDNS(out *report) error {
 }
 
 func runMDNSChild(out *report) error {
+	if os.Getenv(netnsMarker) != "1" {
+		return fmt.Errorf("cluster-mdns-child runs only inside the network namespace that the cluster scenario creates (it sends multicast); run \"go run ./bench cluster\"")
+	}
 	var v []float64
 	for i := 0; i < 3; i++ {
 		d, err := formationFoundation("mdns", func(c *cluster.Config) { c.MDNS.Interfaces = []string{"lo"} })

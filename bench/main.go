@@ -60,8 +60,10 @@ func main() {
 	}
 	if len(args) == 1 && args[0] == "all" {
 		args = args[:0]
-		for n := range scenarios {
-			args = append(args, n)
+		for n, sc := range scenarios {
+			if !strings.HasPrefix(sc.about, "internal:") {
+				args = append(args, n)
+			}
 		}
 		sort.Strings(args)
 	}
