@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/foundation-go/foundation/internal/nodeproc"
 	"github.com/foundation-go/foundation/internal/provharness"
+	"github.com/foundation-go/foundation/provider/etcd/etcdtest"
 )
 
 // TestProvidersByEnvironment runs the same node binary with each discovery
@@ -25,6 +27,9 @@ func TestProvidersByEnvironment(t *testing.T) {
 				t.Fatal(err)
 			}
 			b, err := provharness.Start(name, ports)
+			if errors.Is(err, etcdtest.ErrNotInstalled) {
+				etcdtest.SkipUnlessCI(t, err)
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -60,13 +60,14 @@ type process struct {
 }
 
 // Start starts an etcd server in a directory of t's and stops it when t
-// ends. It skips t when the etcd binary is missing and fails t when etcd
-// does not start.
+// ends. It skips t when the etcd binary is missing (fails it when the CI
+// environment variable is set: CI installs etcd) and fails t when etcd does
+// not start.
 func Start(t testing.TB) *Server {
 	t.Helper()
 	s, err := StartServer(t.TempDir())
 	if errors.Is(err, ErrNotInstalled) {
-		t.Skip(err.Error())
+		SkipUnlessCI(t, err)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -321,4 +322,14 @@ func freePorts(n int) ([]int, error) {
 		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// SkipUnlessCI skips t because of err (an ErrNotInstalled), or fails it
+// when the CI environment variable is set.
+func SkipUnlessCI(t testing.TB, err error) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%v (CI is set: .ci/run installs etcd-server)", err)
+	}
+	t.Skip(err.Error())
 }
