@@ -163,8 +163,8 @@ func (s *Supervisor) Stop(ctx context.Context) error { return stop(ctx, s.sys, s
 // Elixir DynamicSupervisor): children are added at run time with their own
 // specs, named by PID, restarted one for one, and stopped all at once when
 // the supervisor stops. Copy it freely; it is safe for concurrent use. As in
-// OTP, a dynamic child is deleted when it terminates or is not restarted,
-// so there is no DeleteChild: TerminateChild does both.
+// OTP, a dynamic child is deleted when it terminates or is not restarted:
+// TerminateChild stops and deletes, and DeleteChild always fails.
 type Dynamic struct {
 	sys *actor.System
 	pid *actor.PID
@@ -217,6 +217,15 @@ func (d *Dynamic) TerminateChild(ctx context.Context, pid *actor.PID) error {
 func (d *Dynamic) RestartChild(ctx context.Context, pid *actor.PID) (*actor.PID, error) {
 	r, err := actor.Call[pidReply](ctx, d.sys, d.pid, restartPIDReq{pid: pid})
 	return r.pid, err
+}
+
+// DeleteChild is OTP's delete_child on a simple_one_for_one supervisor: it
+// always fails with ErrUnsupported (OTP answers {error, simple_one_for_one}),
+// because a dynamic child's spec is deleted when the child terminates. Use
+// TerminateChild.
+func (d *Dynamic) DeleteChild(_ context.Context, pid *actor.PID) error {
+	return fmt.Errorf("%w: DeleteChild(%s): a Dynamic supervisor deletes a child when it terminates (OTP: {error, simple_one_for_one}); use TerminateChild",
+		ErrUnsupported, pid)
 }
 
 // WhichChildren lists the children in the order they were started.

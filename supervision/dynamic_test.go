@@ -46,6 +46,10 @@ func TestDynamicTenThousandChildren(t *testing.T) {
 	if err := d.TerminateChild(bg(), pids[0]); !errors.Is(err, supervision.ErrNotFound) {
 		t.Fatalf("terminating a terminated child: %v", err)
 	}
+	// OTP's delete_child on simple_one_for_one: {error, simple_one_for_one}.
+	if err := d.DeleteChild(bg(), pids[0]); !errors.Is(err, supervision.ErrUnsupported) {
+		t.Fatalf("DeleteChild on a Dynamic supervisor: %v; want ErrUnsupported", err)
+	}
 	// And the other half of the lifecycle: Stop stops them all at once.
 	pids = pids[:0]
 	for range n {
