@@ -776,20 +776,22 @@ func TestEnvVarsCoverEveryKey(t *testing.T) {
 
 // docs/configuration.md lists every key and every variable.
 func TestConfigDocsListEveryKey(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("..", "docs", "configuration.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := string(data)
-	for _, v := range cluster.EnvVars() {
-		if !strings.Contains(doc, "`"+v.Key+"`") {
-			t.Errorf("docs/configuration.md does not list key `%s`", v.Key)
+	for _, page := range []string{filepath.Join("..", "docs", "configuration.md"), filepath.Join("..", "README.md")} {
+		data, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if !strings.Contains(doc, "`"+v.Name+"`") {
-			t.Errorf("docs/configuration.md does not list variable `%s`", v.Name)
-		}
-		if v.Fallback != "" && !strings.Contains(doc, "`"+v.Fallback+"`") {
-			t.Errorf("docs/configuration.md does not mention fallback `%s`", v.Fallback)
+		doc := string(data)
+		for _, v := range cluster.EnvVars() {
+			if !strings.Contains(doc, "`"+v.Key+"`") {
+				t.Errorf("%s does not list key `%s`", page, v.Key)
+			}
+			if !strings.Contains(doc, "`"+v.Name+"`") {
+				t.Errorf("%s does not list variable `%s`", page, v.Name)
+			}
+			if v.Fallback != "" && !strings.Contains(doc, "`"+v.Fallback+"`") {
+				t.Errorf("%s does not mention fallback `%s`", page, v.Fallback)
+			}
 		}
 	}
 }
