@@ -229,6 +229,28 @@ func TestDelayAndDropBelowThresholdsKeepMembersUp(t *testing.T) {
 	}
 }
 
+// TestDropAndDelayAboveThresholdsMakeUnreachable: the fault proxy's Drop
+// and Delay really act on membership traffic. Dropping every packet makes
+// the peer unreachable until healed; a delay longer than SuspectAfter makes
+// it unreachable until the delayed heartbeats start arriving, then
+// reachable again while the delay stays.
+func TestDropAndDelayAboveThresholdsMakeUnreachable(t *testing.T) {
+	c := clustertest.Start(t, 2, clustertest.Options{RemoveAfter: time.Minute})
+	a, b := c.Member(0), c.Member(1)
+	bid := b.Membership.Self().ID
+	ev, cancel := a.Membership.Subscribe(64)
+	defer cancel()
+
+	c.Network.Drop(a.Address, b.Address, 1)
+	waitEvent(t, ev, cluster.MemberUnreachable, bid, 3*time.Second)
+	c.Network.Heal(a.Address, b.Address)
+	waitEvent(t, ev, cluster.MemberReachable, bid, 3*time.Second)
+
+	c.Network.Delay(a.Address, b.Address, 800*time.Millisecond) // SuspectAfter is 300ms
+	waitEvent(t, ev, cluster.MemberUnreachable, bid, 3*time.Second)
+	waitEvent(t, ev, cluster.MemberReachable, bid, 3*time.Second)
+}
+
 // rejectedLogs starts a lone member with the given name and secret pointed
 // at c's members and returns how c's first member logged it.
 func TestStrangersAreRejectedAndLogged(t *testing.T) {
