@@ -84,8 +84,9 @@ const (
 	lifeStopped
 )
 
-// NewMembership checks cfg and builds a Membership; Start runs it.
-func NewMembership(cfg MembershipConfig, p provider.Provider) (*Membership, error) {
+// Validate reports every problem of cfg, each wrapping ErrMembershipConfig
+// and naming its field. NewMembership calls it.
+func (cfg MembershipConfig) Validate() error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrMembershipConfig, field, fmt.Sprintf(format, args...)))
@@ -108,11 +109,17 @@ func NewMembership(cfg MembershipConfig, p provider.Provider) (*Membership, erro
 	if cfg.Expected < 0 {
 		bad("Expected", "%d must be >= 0", cfg.Expected)
 	}
+	return errors.Join(errs...)
+}
+
+// NewMembership checks cfg and builds a Membership; Start runs it.
+func NewMembership(cfg MembershipConfig, p provider.Provider) (*Membership, error) {
+	err := cfg.Validate()
 	if p == nil {
-		bad("provider", "must not be nil")
+		err = errors.Join(err, fmt.Errorf("%w: provider: must not be nil", ErrMembershipConfig))
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Self.ID == "" {
 		cfg.Self.ID = NewMemberID()

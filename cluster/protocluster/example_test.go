@@ -31,12 +31,16 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	prov := protocluster.NewProvider(seeds, cluster.MembershipConfig{
+	prov, err := protocluster.NewProvider(seeds, cluster.MembershipConfig{
 		Secret:            []byte("a shared secret"),
 		HeartbeatInterval: 100 * time.Millisecond,
 		SuspectAfter:      300 * time.Millisecond,
 		RemoveAfter:       200 * time.Millisecond,
 	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	sys := pactor.NewActorSystem()
 	c := pcluster.New(sys, pcluster.Configure("shop", prov, disthash.New(), remote.Configure("127.0.0.1", port)))
 	c.StartMember()

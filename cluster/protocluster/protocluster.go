@@ -37,9 +37,23 @@ var _ pcluster.ClusterProvider = (*Provider)(nil)
 
 // NewProvider returns a ClusterProvider. cfg gives the membership timing,
 // secret and logger; its Cluster, Self.ID, Self.Address and Self.Kinds are
-// taken from the proto.actor cluster at StartMember.
-func NewProvider(p provider.Provider, cfg cluster.MembershipConfig) *Provider {
-	return &Provider{p: p, cfg: cfg, incarnation: map[string]int{}, removed: map[string]bool{}}
+// taken from the proto.actor cluster at StartMember. A bad cfg or a nil p
+// is an error wrapping cluster.ErrMembershipConfig here: proto.actor panics
+// on an error from StartMember.
+func NewProvider(p provider.Provider, cfg cluster.MembershipConfig) (*Provider, error) {
+	check := cfg
+	if check.Cluster == "" {
+		check.Cluster = "from-proto.actor" // filled in at StartMember
+	}
+	check.Self.Address = "127.0.0.1:1" // likewise
+	err := check.Validate()
+	if p == nil {
+		err = errors.Join(err, fmt.Errorf("%w: provider: must not be nil", cluster.ErrMembershipConfig))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("protocluster: NewProvider: %w", err)
+	}
+	return &Provider{p: p, cfg: cfg, incarnation: map[string]int{}, removed: map[string]bool{}}, nil
 }
 
 // Membership returns the running Membership (nil before StartMember).

@@ -46,12 +46,15 @@ func TestProtoActorMemberListFollowsFoundation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		prov := protocluster.NewProvider(sp, cluster.MembershipConfig{
+		prov, err := protocluster.NewProvider(sp, cluster.MembershipConfig{
 			Secret:            []byte("protocluster-secret"),
 			HeartbeatInterval: 100 * time.Millisecond,
 			SuspectAfter:      300 * time.Millisecond,
 			RemoveAfter:       200 * time.Millisecond,
 		})
+		if err != nil {
+			t.Fatal(err)
+		}
 		sys := pactor.NewActorSystem()
 		cfg := pcluster.Configure("pc-test", prov, disthash.New(), remote.Configure("127.0.0.1", port))
 		c := pcluster.New(sys, cfg)
