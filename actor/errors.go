@@ -30,4 +30,7 @@ var (
 	// ErrRemote: the callee returned an error from another member; the
 	// message carries the remote error's text.
 	ErrRemote = errors.New("actor: remote error")
+	// ErrListen: Start could not listen on the WithRemote address (in use,
+	// not an address of this host); the cause is wrapped too.
+	ErrListen = errors.New("actor: cannot listen")
 )

@@ -232,6 +232,16 @@ func (s *System) Start(ctx context.Context) error {
 func (s *System) startRemote() (err error) {
 	host, port, _ := net.SplitHostPort(s.opts.remoteAddr)
 	p, _ := strconv.Atoi(port)
+	if p != 0 {
+		// The engine's listen failure is a panic that keeps only the text of
+		// its cause: try the address first, so that the error wraps the
+		// system's (EADDRINUSE, EADDRNOTAVAIL, ...).
+		ln, lerr := net.Listen("tcp", s.opts.remoteAddr)
+		if lerr != nil {
+			return fmt.Errorf("%w: remoting on %s: %w", ErrListen, s.opts.remoteAddr, lerr)
+		}
+		_ = ln.Close()
+	}
 	var ropts []remote.ConfigOption
 	if s.opts.advertise != "" {
 		ropts = append(ropts, remote.WithAdvertisedHost(s.opts.advertise))
@@ -250,7 +260,11 @@ func (s *System) startRemote() (err error) {
 	defer func() {
 		// remote.Start panics when it cannot listen: make that an error.
 		if v := recover(); v != nil {
-			err = fmt.Errorf("actor: remoting on %s: %v", s.opts.remoteAddr, v)
+			if cause, ok := v.(error); ok {
+				err = fmt.Errorf("%w: remoting on %s: %w", ErrListen, s.opts.remoteAddr, cause)
+			} else {
+				err = fmt.Errorf("%w: remoting on %s: %v", ErrListen, s.opts.remoteAddr, v)
+			}
 		}
 	}()
 	r.Start()
