@@ -152,6 +152,12 @@ func TestChaosTree(t *testing.T) {
 			t.Fatalf("intensity exceeded by a supervisor not configured to: %+v", x)
 		}
 	}
+	// The leaf configured with a low intensity (2 restarts/s, against about
+	// 40 crashes/s among its workers) did exceed it, and its parent
+	// restarted it (the tree is complete above).
+	if ev.count(exceeded) == 0 {
+		t.Fatalf("the leaf configured with MaxRestarts %d per second never exceeded it", lowMax)
+	}
 	restarts := ev.count(func(e supervision.Event) bool { _, ok := e.(supervision.ChildRestarted); return ok })
 	t.Logf("%d chaos actions, %d restarts, %d intensity exceeded (leaf0.0, max %d/s)", actions, restarts, ev.count(exceeded), lowMax)
 	if restarts < actions/4 {
