@@ -171,6 +171,45 @@ func TestMutualTLS(t *testing.T) {
 	}
 }
 
+// TestStartReadsTheConfigFile: foundation.Start with WithConfigFile takes
+// the file's values, the environment wins over the file and options in code
+// win over both; a missing file is cluster.ErrConfigFile.
+func TestStartReadsTheConfigFile(t *testing.T) {
+	ports, err := nodeproc.FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "cluster.yaml")
+	yaml := "name: from-file\nsecret: file-secret-0123456789\nhost: 127.0.0.1\nport: " + strconv.Itoa(ports[0]) +
+		"\nprovider: static\nseeds: [127.0.0.1:" + strconv.Itoa(ports[0]) + "]\nlabels: {zone: file}\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	node, err := foundation.Start(ctx,
+		foundation.WithConfigFile(path),
+		foundation.WithEnv(env(map[string]string{"FOUNDATION_LABELS": "zone=env,rack=env"})),
+		foundation.WithLogger(zap.NewNop()),
+		foundation.WithConfig(func(c *cluster.Config) { c.Labels["rack"] = "code" }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Stop(ctx)
+	self := node.Membership.Self()
+	if node.Config.Name != "from-file" || self.Address != "127.0.0.1:"+strconv.Itoa(ports[0]) {
+		t.Errorf("name %q, address %q: want the file's", node.Config.Name, self.Address)
+	}
+	if self.Labels["zone"] != "env" || self.Labels["rack"] != "code" {
+		t.Errorf("labels %v: want zone from the environment and rack from code", self.Labels)
+	}
+	_, err = foundation.Start(ctx, foundation.WithConfigFile(filepath.Join(t.TempDir(), "missing.yaml")),
+		foundation.WithEnv(env(nil)), foundation.WithLogger(zap.NewNop()))
+	if !errors.Is(err, cluster.ErrConfigFile) {
+		t.Fatalf("missing file: %v; want ErrConfigFile", err)
+	}
+}
+
 // TestGrainsOverMutualTLS: with tls.* configured, grain connections run
 // over mutual TLS too: calls between members work, and the grain port
 // refuses a client without a certificate from the CA, and plaintext.
