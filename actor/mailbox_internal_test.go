@@ -148,6 +148,20 @@ func newTestMailbox(t *testing.T, throughput int) (*mailbox, *mbInvoker, *mbDisp
 	return m, inv, d
 }
 
+// mbPost runs posters goroutines, each calling post(f, n) for n in
+// [0, each), and returns when all have finished.
+func mbPost(posters, each int, post func(f, n int)) {
+	var wg sync.WaitGroup
+	for f := range posters {
+		wg.Go(func() {
+			for n := range each {
+				post(f, n)
+			}
+		})
+	}
+	wg.Wait()
+}
+
 // mbIdle reports whether no run is scheduled or running.
 func mbIdle(m *mailbox) bool {
 	m.mu.Lock()
@@ -200,17 +214,7 @@ func TestMailboxConcurrentPostersExactlyOnceInOrder(t *testing.T) {
 			const posters = 8
 			tp, each := c.throughput, c.each
 			m, inv, d := newTestMailbox(t, tp)
-			var wg sync.WaitGroup
-			for f := range posters {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for n := range each {
-						m.PostUserMessage(&mbUser{f, n})
-					}
-				}()
-			}
-			wg.Wait()
+			mbPost(posters, each, func(f, n int) { m.PostUserMessage(&mbUser{f, n}) })
 			mbWaitFor(t, 3*time.Second, "every message", func() bool { return inv.users.Load() == int64(posters*each) })
 			mbSettle(t, m, d)
 			mbCheckNoOverlap(t, inv)
@@ -278,20 +282,12 @@ func TestMailboxNoLostWakeUp(t *testing.T) {
 func TestMailboxSystemMessagesOvertakeLaterUserMessages(t *testing.T) {
 	const posters, each, every = 8, 5_000, 8
 	m, inv, d := newTestMailbox(t, 300)
-	var wg sync.WaitGroup
-	for f := range posters {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := range each {
-				if n%every == 0 {
-					m.PostSystemMessage(&mbSys{f, n / every})
-				}
-				m.PostUserMessage(&mbUser{f, n})
-			}
-		}()
-	}
-	wg.Wait()
+	mbPost(posters, each, func(f, n int) {
+		if n%every == 0 {
+			m.PostSystemMessage(&mbSys{f, n / every})
+		}
+		m.PostUserMessage(&mbUser{f, n})
+	})
 	const sysEach = (each + every - 1) / every
 	mbWaitFor(t, 3*time.Second, "every message", func() bool {
 		return inv.users.Load() == posters*each && inv.systems.Load() == posters*sysEach
@@ -421,17 +417,7 @@ func TestMailboxPanicIsEscalated(t *testing.T) {
 			panic(&mbPanicReason{u.n})
 		}
 	}
-	var wg sync.WaitGroup
-	for f := range posters {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := range each {
-				m.PostUserMessage(&mbUser{f, n})
-			}
-		}()
-	}
-	wg.Wait()
+	mbPost(posters, each, func(f, n int) { m.PostUserMessage(&mbUser{f, n}) })
 	mbWaitFor(t, 3*time.Second, "every message", func() bool { return inv.users.Load() == int64(posters*each) })
 	mbSettle(t, m, d)
 	mbCheckNoOverlap(t, inv)
