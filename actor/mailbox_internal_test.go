@@ -162,6 +162,19 @@ func mbPost(posters, each int, post func(f, n int)) {
 	wg.Wait()
 }
 
+// mbHoldFirst makes the invoker block in user message number 0: entered
+// closes when it is being handled, and it returns when release is closed.
+func mbHoldFirst(inv *mbInvoker) (entered, release chan struct{}) {
+	entered, release = make(chan struct{}), make(chan struct{})
+	inv.onUser = func(msg any) {
+		if msg.(*mbUser).n == 0 {
+			close(entered)
+			<-release
+		}
+	}
+	return entered, release
+}
+
 // mbIdle reports whether no run is scheduled or running.
 func mbIdle(m *mailbox) bool {
 	m.mu.Lock()
@@ -474,13 +487,7 @@ func TestMailboxPanicIsEscalated(t *testing.T) {
 // behind it in the same batch are still delivered, system ones first.
 func TestMailboxPanicInSystemMessageKeepsTheRest(t *testing.T) {
 	m, inv, d := newTestMailbox(t, 300)
-	entered, release := make(chan struct{}), make(chan struct{})
-	inv.onUser = func(msg any) {
-		if msg.(*mbUser).n == 0 {
-			close(entered)
-			<-release
-		}
-	}
+	entered, release := mbHoldFirst(inv)
 	inv.onSystem = func(msg any) {
 		if msg.(*mbSys).n == 1 {
 			panic("sys boom")
@@ -539,13 +546,7 @@ func TestMailboxUserMessageCount(t *testing.T) {
 	if n := m.UserMessageCount(); n != 0 {
 		t.Fatalf("new mailbox: UserMessageCount = %d", n)
 	}
-	entered, release := make(chan struct{}), make(chan struct{})
-	inv.onUser = func(msg any) {
-		if msg.(*mbUser).n == 0 {
-			close(entered)
-			<-release
-		}
-	}
+	entered, release := mbHoldFirst(inv)
 	m.PostUserMessage(&mbUser{0, 0})
 	<-entered
 	for n := 1; n <= 10; n++ {
@@ -642,12 +643,12 @@ func TestMailboxSuspendedKeepsALargeQueue(t *testing.T) {
 func TestMailboxPanicInALargeBatchKeepsTheRest(t *testing.T) {
 	const burst = 2 * recycleCap
 	m, inv, d := newTestMailbox(t, 300)
-	entered, release := make(chan struct{}), make(chan struct{})
+	entered, release := mbHoldFirst(inv)
+	hold := inv.onUser
 	inv.onUser = func(msg any) {
 		switch msg.(*mbUser).n {
 		case 0:
-			close(entered)
-			<-release
+			hold(msg)
 		case 1:
 			panic("boom")
 		}
@@ -682,13 +683,7 @@ func TestMailboxPanicInALargeBatchKeepsTheRest(t *testing.T) {
 // under that lock, and unlocks.
 func TestMailboxSystemMessageBeforeUserAcrossBatchSwap(t *testing.T) {
 	m, inv, d := newTestMailbox(t, 300)
-	entered, release := make(chan struct{}), make(chan struct{})
-	inv.onUser = func(msg any) {
-		if msg.(*mbUser).n == 0 {
-			close(entered)
-			<-release
-		}
-	}
+	entered, release := mbHoldFirst(inv)
 	m.PostUserMessage(&mbUser{0, 0})
 	<-entered
 	m.mu.Lock()
