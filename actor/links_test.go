@@ -189,6 +189,10 @@ func TestMonitorOneDownWithReason(t *testing.T) {
 	if _, err := actor.Call[string](context.Background(), s, pw, "x"); err != nil {
 		t.Fatal(err)
 	}
+	// Exactly one Down per monitor: none arrived behind the call.
+	if n := len(watcher.messages()); n != 2 {
+		t.Fatalf("%d messages after the two Downs and a call; want 2", n)
+	}
 }
 
 func TestMonitorDeadPIDGivesNoProc(t *testing.T) {

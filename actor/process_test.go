@@ -25,7 +25,8 @@ func TestStartStopIdempotent(t *testing.T) {
 		}
 	}
 	r := newRecorder(false)
-	if _, err := s.Spawn(r); err != nil {
+	pid, err := s.Spawn(r)
+	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 2; i++ {
@@ -42,6 +43,13 @@ func TestStartStopIdempotent(t *testing.T) {
 	if _, err := s.Spawn(newRecorder(false)); !errors.Is(err, actor.ErrStopped) {
 		t.Fatalf("Spawn after Stop: %v", err)
 	}
+	if _, err := actor.Call[string](ctx, s, pid, "x"); !errors.Is(err, actor.ErrStopped) {
+		t.Fatalf("Call after Stop: %v, want ErrStopped", err)
+	}
+	if _, err := s.Monitor(pid, pid); !errors.Is(err, actor.ErrStopped) {
+		t.Fatalf("Monitor after Stop: %v, want ErrStopped", err)
+	}
+	s.Tell(pid, "x") // dropped, no panic
 }
 
 func TestStopStopsChildrenBeforeParents(t *testing.T) {
