@@ -21,7 +21,9 @@ import (
 
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/foundation-go/foundation"
 	"github.com/foundation-go/foundation/actor"
@@ -49,11 +51,22 @@ func startNodes(t *testing.T, n int, extra func(i int, c *cluster.Config), opts 
 	for _, p := range ports {
 		seeds = append(seeds, "127.0.0.1:"+strconv.Itoa(p))
 	}
+	// Every line at WARN and above goes to the test log; an ERROR fails the
+	// test once the nodes have stopped (a normal run logs none).
+	errCore, errs := observer.New(zapcore.ErrorLevel)
+	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel), zaptest.WrapOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+		return zapcore.NewTee(c, errCore)
+	})))
+	t.Cleanup(func() {
+		for _, e := range errs.All() {
+			t.Errorf("ERROR logged: %s %s %v", e.LoggerName, e.Message, e.ContextMap())
+		}
+	})
 	var nodes []*foundation.Node
 	for i := 0; i < n; i++ {
 		node, err := foundation.Start(context.Background(), append([]foundation.Option{
 			foundation.WithEnv(env(map[string]string{"FOUNDATION_SEEDS": strings.Join(seeds, ",")})),
-			foundation.WithLogger(zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))),
+			foundation.WithLogger(log),
 			foundation.WithConfig(func(c *cluster.Config) {
 				c.Port = ports[i]
 				c.Secret = "test-secret-0123456789"
