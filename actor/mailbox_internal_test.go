@@ -136,13 +136,8 @@ func newTestMailbox(t *testing.T, throughput int) (*mailbox, *mbInvoker, *mbDisp
 	m.RegisterHandlers(inv, d)
 	m.Start()
 	t.Cleanup(func() {
-		deadline := time.Now().Add(2 * time.Second)
-		for !mbIdle(m) || d.live.Load() != 0 {
-			if time.Now().After(deadline) {
-				t.Errorf("cleanup: mailbox still running (live runners %d)", d.live.Load())
-				return
-			}
-			time.Sleep(100 * time.Microsecond)
+		if !mbPoll(2*time.Second, func() bool { return mbIdle(m) && d.live.Load() == 0 }) {
+			t.Errorf("cleanup: mailbox still running (live runners %d)", d.live.Load())
 		}
 	})
 	return m, inv, d
@@ -182,15 +177,24 @@ func mbIdle(m *mailbox) bool {
 	return !m.scheduled
 }
 
-// mbWaitFor polls cond until it holds, failing the test after d.
-func mbWaitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
+// mbPoll polls cond every 100µs until it holds (true) or d has passed
+// (false).
+func mbPoll(d time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
+			return false
 		}
 		time.Sleep(100 * time.Microsecond)
+	}
+	return true
+}
+
+// mbWaitFor polls cond until it holds, failing the test after d.
+func mbWaitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	if !mbPoll(d, cond) {
+		t.Fatalf("timed out after %v waiting for %s", d, what)
 	}
 }
 
@@ -688,13 +692,9 @@ func TestMailboxSystemMessageBeforeUserAcrossBatchSwap(t *testing.T) {
 	<-entered
 	m.mu.Lock()
 	close(release)
-	deadline := time.Now().Add(2 * time.Second)
-	for !mbRunnerParkedOnLockInRun() {
-		if time.Now().After(deadline) {
-			m.mu.Unlock()
-			t.Fatal("the runner never blocked on the mailbox lock in run()")
-		}
-		time.Sleep(100 * time.Microsecond)
+	if !mbPoll(2*time.Second, mbRunnerParkedOnLockInRun) {
+		m.mu.Unlock()
+		t.Fatal("the runner never blocked on the mailbox lock in run()")
 	}
 	s, u := &mbSys{0, 0}, &mbUser{0, 1}
 	m.system = append(m.system, s) // PostSystemMessage(s)
