@@ -19,10 +19,10 @@ test:
 bench:
 	$(GO) run ./bench all
 
-## proto: regenerate protos/*.pb.go with protoc and the protoc-gen-go pinned in go.mod.
+## proto: regenerate internal/protos/*.pb.go with protoc and the protoc-gen-go pinned in go.mod.
 proto:
 	$(GO) build -o .bin/protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go
-	$(PROTOC) --plugin=protoc-gen-go=.bin/protoc-gen-go -I protos --go_out=protos --go_opt=paths=source_relative protos/*.proto
+	$(PROTOC) --plugin=protoc-gen-go=.bin/protoc-gen-go -I internal/protos --go_out=internal/protos --go_opt=paths=source_relative internal/protos/*.proto
 
 ## demo: a local demonstration (see README.md).
 demo:

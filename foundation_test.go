@@ -31,7 +31,7 @@ import (
 	"github.com/foundation-go/foundation/cluster/clustertest"
 	"github.com/foundation-go/foundation/grain"
 	"github.com/foundation-go/foundation/internal/nodeproc"
-	"github.com/foundation-go/foundation/protos"
+	"github.com/foundation-go/foundation/internal/protos"
 	"github.com/foundation-go/foundation/provider"
 )
 

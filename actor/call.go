@@ -9,7 +9,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/foundation-go/foundation/protos"
+	"github.com/foundation-go/foundation/internal/protos"
 )
 
 // Headers are message headers: string pairs carried with a message, locally

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/foundation-go/foundation/actor"
-	"github.com/foundation-go/foundation/protos"
+	"github.com/foundation-go/foundation/internal/protos"
 )
 
 // headerEcho answers a Ping with a Pong carrying the headers it saw.

@@ -10,7 +10,7 @@ import (
 	"github.com/foundation-go/foundation/cluster"
 	"github.com/foundation-go/foundation/grain"
 	"github.com/foundation-go/foundation/internal/nodeproc"
-	"github.com/foundation-go/foundation/protos"
+	"github.com/foundation-go/foundation/internal/protos"
 )
 
 func init() {

@@ -14,7 +14,7 @@ import (
 	"github.com/asynkron/protoactor-go/remote"
 
 	"github.com/foundation-go/foundation/internal/nodeproc"
-	"github.com/foundation-go/foundation/protos"
+	"github.com/foundation-go/foundation/internal/protos"
 )
 
 // paGrainKind is the grain kind hosted on every proto.actor member.

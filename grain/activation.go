@@ -8,7 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/foundation-go/foundation/actor"
-	"github.com/foundation-go/foundation/protos"
+	"github.com/foundation-go/foundation/internal/protos"
 )
 
 // deactivate asks an activation to end (moved, host stopping, released).

@@ -4,7 +4,7 @@ import (
 	"context"
 	"slices"
 
-	"github.com/foundation-go/foundation/protos"
+	"github.com/foundation-go/foundation/internal/protos"
 )
 
 // The directory serves the sticky placements (PreferLocal, LeastLoaded),

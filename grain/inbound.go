@@ -8,7 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/foundation-go/foundation/actor"
-	"github.com/foundation-go/foundation/protos"
+	"github.com/foundation-go/foundation/internal/protos"
 )
 
 // inbound handles one frame from a peer's connection. Anything that may

@@ -414,7 +414,7 @@ const file_foundation_grain_proto_rawDesc = "" +
 	"\x04NONE\x10\b\x12\x0f\n" +
 	"\vBAD_MESSAGE\x10\t\x12\f\n" +
 	"\bSTOPPING\x10\n" +
-	"B,Z*github.com/foundation-go/foundation/protosb\x06proto3"
+	"B5Z3github.com/foundation-go/foundation/internal/protosb\x06proto3"
 
 var (
 	file_foundation_grain_proto_rawDescOnce sync.Once

@@ -5,7 +5,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/foundation-go/foundation/protos"
+	"github.com/foundation-go/foundation/internal/protos"
 )
 
 func Example() {

@@ -221,7 +221,7 @@ const file_foundation_actor_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\n" +
 	"\n" +
-	"\bNilReplyB,Z*github.com/foundation-go/foundation/protosb\x06proto3"
+	"\bNilReplyB5Z3github.com/foundation-go/foundation/internal/protosb\x06proto3"
 
 var (
 	file_foundation_actor_proto_rawDescOnce sync.Once

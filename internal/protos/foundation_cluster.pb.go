@@ -320,7 +320,7 @@ const file_foundation_cluster_proto_rawDesc = "" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eKIND_HEARTBEAT\x10\x01\x12\x0e\n" +
 	"\n" +
-	"KIND_LEAVE\x10\x02B,Z*github.com/foundation-go/foundation/protosb\x06proto3"
+	"KIND_LEAVE\x10\x02B5Z3github.com/foundation-go/foundation/internal/protosb\x06proto3"
 
 var (
 	file_foundation_cluster_proto_rawDescOnce sync.Once
