@@ -3,7 +3,9 @@ GO        ?= go
 PROTOC    ?= protoc
 PKGS      := ./...
 
-.PHONY: build test bench proto demo lint
+FUZZTIME  ?= 3s
+
+.PHONY: build test fuzz bench proto demo lint
 
 build:
 	$(GO) build $(PKGS)
@@ -14,6 +16,21 @@ build:
 test:
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 	$(GO) test -count=1 -timeout 5m ./cluster/protocluster/
+	$(MAKE) fuzz
+
+## fuzz: every fuzz target for FUZZTIME each (the seed corpora under
+## testdata/fuzz also run in the plain test pass).
+FUZZ_TARGETS := \
+	./cluster:FuzzReadHandshake ./cluster:FuzzDecodeNode ./cluster:FuzzStreamServer \
+	./cluster:FuzzLoadConfigYAML ./cluster:FuzzLoadConfigEnv ./grain:FuzzReadFrame \
+	./provider:FuzzVerify ./provider/mdns:FuzzParse ./provider/etcd:FuzzViewPut \
+	./provider/static:FuzzNew
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+	done
 
 ## bench: every benchmark scenario of ./bench (figures go to BENCHMARKS.md).
 bench:

@@ -12,12 +12,14 @@ import (
 	"strconv"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/foundation-go/foundation/actor"
 	"github.com/foundation-go/foundation/cluster"
+	"github.com/foundation-go/foundation/cluster/lease"
 	"github.com/foundation-go/foundation/grain"
 	"github.com/foundation-go/foundation/provider"
 	consulprov "github.com/foundation-go/foundation/provider/consul"
@@ -126,12 +128,24 @@ type Node struct {
 	// else nil.
 	Grains *grain.Host
 
-	ownLog bool
+	ownLog  bool
+	closers []func() // released after the node stopped (a lease's client)
+}
+
+func (n *Node) release() {
+	for _, c := range n.closers {
+		c()
+	}
+	n.closers = nil
 }
 
 // Start reads the configuration, starts the actor system with remoting,
-// starts discovery and membership, and returns the running node. It does not
-// wait for peers: see Node.WaitReady.
+// opens the cluster port, starts discovery and membership (and the grain
+// host when kinds were declared), and returns the running node.
+//
+// ctx bounds the start only (binding ports, the provider's first contact);
+// cancelling it later does not stop the node: Node.Stop does. Start does
+// not wait for peers: see Node.WaitReady and Membership.Await.
 func Start(ctx context.Context, opts ...Option) (*Node, error) {
 	o := startOptions{lookupEnv: os.LookupEnv}
 	for _, opt := range opts {
@@ -158,12 +172,16 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 		n.ownLog = true
 	}
 	provName := cfg.ResolveProvider(det)
-	n.Log.Info("foundation starting",
-		zap.String("cluster", cfg.Name),
-		zap.String("profile", string(det.Profile)),
-		zap.String("config_profile", string(cfg.Profile)),
-		zap.String("provider", provName),
-		zap.Strings("detection", det.Reasons))
+	fields := []zap.Field{zap.String("cluster", cfg.Name), zap.String("profile", string(cfg.Profile))}
+	switch {
+	case o.provider != nil:
+		fields = append(fields, zap.String("provider", "set in code (WithProvider)"))
+	case cfg.Provider != "" && cfg.Provider != cluster.ProviderAuto:
+		fields = append(fields, zap.String("provider", provName), zap.String("provider_from", "configuration"))
+	default:
+		fields = append(fields, zap.String("provider", provName), zap.String("provider_from", "detection"), zap.Strings("detection", det.Reasons))
+	}
+	n.Log.Info("foundation starting", fields...)
 	prov := o.provider
 	if prov == nil {
 		if prov, err = newProvider(provName, cfg, o.k8s, n.Log); err != nil {
@@ -207,77 +225,95 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 		return nil, err
 	}
 	address := n.System.Address()
-	_, port, _ := net.SplitHostPort(address)
-	tr, err := cluster.ListenUDP(net.JoinHostPort(cfg.Host, port))
+	mcfg, err := n.membershipConfig(cfg, address, advertise, mtls, o)
 	if err != nil {
 		n.stopSystem()
 		return nil, err
 	}
-	self := cluster.Member{Address: address, Kinds: slices.Clone(cfg.Kinds), Labels: maps.Clone(cfg.Labels), Version: Version}
-	var gl *grain.Listener
-	if len(o.kinds) > 0 {
-		host, _, _ := net.SplitHostPort(address)
-		if gl, err = grain.Listen(net.JoinHostPort(cfg.Host, "0")); err != nil {
-			_ = tr.Close()
-			n.stopSystem()
-			return nil, err
-		}
-		_, gport, _ := net.SplitHostPort(gl.Addr())
-		if self.Labels == nil {
-			self.Labels = map[string]string{}
-		}
-		self.Labels[grain.AddressLabel] = net.JoinHostPort(host, gport)
-		for _, k := range o.kinds {
-			if k.New != nil && !slices.Contains(self.Kinds, k.Name) {
-				self.Kinds = append(self.Kinds, k.Name)
-			}
-		}
-	}
-	n.Membership, err = cluster.NewMembership(cluster.MembershipConfig{
-		Cluster:           cfg.Name,
-		Secret:            []byte(cfg.Secret),
-		Self:              self,
-		HeartbeatInterval: cfg.HeartbeatInterval,
-		SuspectAfter:      cfg.SuspectAfter,
-		RemoveAfter:       cfg.RemoveAfter,
-		Logger:            n.Log,
-		Transport:         tr,
-	}, prov)
+	n.Membership, err = cluster.NewMembership(mcfg, prov)
 	if err != nil {
-		_ = tr.Close()
-		if gl != nil {
-			_ = gl.Close()
-		}
 		n.stopSystem()
 		return nil, err
 	}
 	if err := n.Membership.Start(ctx); err != nil {
-		if gl != nil {
-			_ = gl.Close()
-		}
 		n.stopSystem()
 		if errors.Is(err, provider.ErrUnavailable) {
 			err = fmt.Errorf("%w: %w", ErrProviderUnavailable, err)
 		}
 		return nil, err
 	}
-	if gl != nil {
-		gcfg := grain.Config{Cluster: cfg.Name, Secret: []byte(cfg.Secret), Kinds: o.kinds, Logger: n.Log, TLS: mtls}
+	if len(o.kinds) > 0 {
+		gcfg := grain.Config{Kinds: o.kinds, Logger: n.Log}
 		if o.grainCfg != nil {
 			o.grainCfg(&gcfg)
 		}
-		if n.Grains, err = grain.NewHost(n.System, n.Membership, gl, gcfg); err == nil {
+		if n.Grains, err = grain.NewHost(n.System, n.Membership, gcfg); err == nil {
 			err = n.Grains.Start(ctx)
 		}
 		if err != nil {
-			_ = gl.Close()
 			n.Membership.Abort()
 			n.stopSystem()
 			return nil, err
 		}
 	}
-	n.Log.Info("foundation started", zap.String("address", address), zap.String("member", n.Membership.Self().ID))
+	self := n.Membership.Self()
+	n.Log.Info("foundation started", zap.String("address", address), zap.String("cluster_address", self.ClusterAddress),
+		zap.String("member", self.ID))
 	return n, nil
+}
+
+// membershipConfig derives the membership's configuration: the cluster
+// port, what to advertise, SWIM's timings and the split-brain resolver.
+func (n *Node) membershipConfig(cfg cluster.Config, address, advertise string, mtls *tls.Config, o startOptions) (cluster.MembershipConfig, error) {
+	self := cluster.Member{Address: address, Kinds: slices.Clone(cfg.Kinds), Labels: maps.Clone(cfg.Labels), Version: Version}
+	for _, k := range o.kinds {
+		if k.New != nil && !slices.Contains(self.Kinds, k.Name) {
+			self.Kinds = append(self.Kinds, k.Name)
+		}
+	}
+	bind := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.ClusterPort))
+	adv := cfg.AdvertiseClusterAddress
+	if adv == "" {
+		// The host others dial: the remoting address's, with the cluster
+		// port (0: the one bound).
+		host, _, _ := net.SplitHostPort(address)
+		if advertise != "" {
+			host, _, _ = net.SplitHostPort(advertise)
+		}
+		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+			return cluster.MembershipConfig{}, fmt.Errorf("%w: host %s listens on every interface: set advertise_cluster_address (or advertise_address)", cluster.ErrInvalidConfig, cfg.Host)
+		}
+		adv = net.JoinHostPort(host, strconv.Itoa(cfg.ClusterPort))
+	}
+	rc := cluster.ResolverConfig{
+		Strategy:            cluster.Strategy(cfg.SplitBrain.Strategy),
+		StableAfter:         cfg.SplitBrain.StableAfter,
+		QuorumSize:          cfg.SplitBrain.QuorumSize,
+		OldestSurvivesAlone: cfg.SplitBrain.OldestSurvivesAlone,
+		AcquireDelay:        cfg.SplitBrain.Lease.AcquireDelay,
+	}
+	if rc.Strategy == cluster.LeaseMajority {
+		l, err := n.newLease(cfg, cfg.ResolveProvider(n.Detection), o.k8s)
+		if err != nil {
+			return cluster.MembershipConfig{}, err
+		}
+		rc.Lease = l
+	}
+	return cluster.MembershipConfig{
+		Cluster:             cfg.Name,
+		Secret:              []byte(cfg.Secret),
+		Self:                self,
+		Bind:                bind,
+		Advertise:           adv,
+		ProbeInterval:       cfg.ProbeInterval,
+		ProbeTimeout:        cfg.ProbeTimeout,
+		GossipInterval:      cfg.GossipInterval,
+		SuspicionMultiplier: cfg.SuspicionMultiplier,
+		SplitBrain:          rc,
+		JoinTimeout:         cfg.JoinTimeout,
+		TLS:                 mtls,
+		Logger:              n.Log,
+	}, nil
 }
 
 func newProvider(name string, cfg cluster.Config, kc kubernetes.Interface, log *zap.Logger) (provider.Provider, error) {
@@ -378,23 +414,21 @@ func newLogger(level string) (*zap.Logger, error) {
 	return zc.Build()
 }
 
-// WaitReady waits until the node sees the members it expects (every address
-// its provider lists has joined), or ctx ends; without a ctx deadline it
-// waits at most the configured join_timeout.
+// WaitReady waits until the node serves: it joined a cluster (one
+// candidate that answers is enough; a member none of whose candidates
+// answer forms a cluster alone after join_timeout, at once when it has the
+// lowest address of them) and its side would survive a split. Without a
+// ctx deadline it waits at most join_timeout plus a second. To wait for
+// what a program needs — N members, a kind hosted somewhere — use
+// Membership.Await with cluster.AtLeast or cluster.HostingKind.
 func (n *Node) WaitReady(ctx context.Context) error {
 	if _, ok := ctx.Deadline(); !ok && n.Config.JoinTimeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, n.Config.JoinTimeout)
+		ctx, cancel = context.WithTimeout(ctx, n.Config.JoinTimeout+time.Second)
 		defer cancel()
 	}
-	t := time.NewTicker(5 * time.Millisecond)
-	defer t.Stop()
-	for !n.Membership.Ready() {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("foundation: not ready: %w", ctx.Err())
-		case <-t.C:
-		}
+	if err := n.Membership.Await(ctx, func(cluster.View) bool { return n.Membership.Ready() }); err != nil {
+		return fmt.Errorf("foundation: not ready (%s): %w", n.Membership.Status(), err)
 	}
 	return nil
 }
@@ -420,6 +454,7 @@ func (n *Node) Stop(ctx context.Context) error {
 	if serr := n.System.Stop(ctx); err == nil {
 		err = serr
 	}
+	n.release()
 	if n.ownLog {
 		_ = n.Log.Sync()
 	}
@@ -430,4 +465,44 @@ func (n *Node) stopSystem() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = n.System.Stop(ctx)
+	n.release()
+}
+
+// newLease builds the lease of the lease-majority strategy on the
+// configured back-end (default: the discovery provider's, etcd or k8s).
+func (n *Node) newLease(cfg cluster.Config, provName string, kc kubernetes.Interface) (cluster.Lease, error) {
+	lc := cfg.SplitBrain.Lease
+	backend := lc.Backend
+	if backend == "" {
+		backend = provName
+	}
+	name := lc.Name
+	if name == "" {
+		name = cfg.Name + "-split-brain"
+	}
+	switch backend {
+	case cluster.ProviderEtcd, "etcd":
+		cli, err := clientv3.New(clientv3.Config{Endpoints: cfg.Etcd.Endpoints, DialTimeout: 5 * time.Second, Logger: n.Log.Named("etcd")})
+		if err != nil {
+			return nil, fmt.Errorf("%w: split_brain.lease: etcd %v: %w", ErrProviderUnavailable, cfg.Etcd.Endpoints, err)
+		}
+		n.closers = append(n.closers, func() { _ = cli.Close() })
+		return lease.NewEtcd(cli, cfg.Etcd.Prefix+cfg.Name+"/"+name, lc.TTL)
+	case cluster.ProviderKubernetes, "kubernetes":
+		if kc == nil {
+			var err error
+			if kc, err = k8sprov.InClusterClient(); err != nil {
+				return nil, err
+			}
+		}
+		ns := cfg.Kubernetes.Namespace
+		if ns == "" {
+			var err error
+			if ns, err = k8sprov.PodNamespace(); err != nil {
+				return nil, err
+			}
+		}
+		return lease.NewKubernetes(kc, ns, name, lc.TTL)
+	}
+	return nil, fmt.Errorf("%w: split_brain.lease.backend: %q: lease-majority needs etcd or kubernetes", cluster.ErrInvalidConfig, backend)
 }

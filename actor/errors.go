@@ -14,6 +14,11 @@ var (
 	// ErrNoProcess: the target process is dead or was never known. Returned
 	// promptly: a Call does not wait out its deadline for a dead process.
 	ErrNoProcess = errors.New("actor: no such process")
+	// ErrExited: the process received the call and exited before replying
+	// (it crashed while handling it, or stopped with the reply deferred):
+	// the call may have had effects. The error also matches ErrNoProcess
+	// and wraps the crash (a *PanicError for a panic; use errors.As).
+	ErrExited = errors.New("actor: process exited before replying")
 	// ErrStopped: the System is stopping or stopped.
 	ErrStopped = errors.New("actor: system stopped")
 	// ErrNameTaken: Register or SpawnNamed with a name already in use.

@@ -269,7 +269,7 @@ func (p *process) refuse(c actor.Context) {
 // failCall answers the call being handled with err, when a handler crashed.
 func (p *process) failCall(err error) {
 	if to := p.ReplyTo(); !to.IsZero() {
-		p.Reply(to, fmt.Errorf("%w: %s crashed while handling the call: %v", ErrNoProcess, PIDString(p.x.ctx.Self()), err))
+		p.Reply(to, fmt.Errorf("%w: %w: %s crashed while handling the call: %w", ErrExited, ErrNoProcess, PIDString(p.x.ctx.Self()), err))
 	}
 }
 
@@ -477,7 +477,7 @@ func pendingKey(pid *PID) string {
 // exits, as an OTP caller's monitor would tell it.
 func (p *process) failPending(reason Reason) {
 	for _, pid := range p.x.pending {
-		p.sys.reply(ReplyTo{pid: pid}, fmt.Errorf("%w: %s exited before replying: %v", ErrNoProcess, PIDString(p.x.ctx.Self()), reason))
+		p.sys.reply(ReplyTo{pid: pid}, fmt.Errorf("%w: %w: %s exited before replying: %v", ErrExited, ErrNoProcess, PIDString(p.x.ctx.Self()), reason))
 	}
 	p.x.pending = nil
 }

@@ -23,6 +23,26 @@ var (
 	// ErrMembershipConfig: a MembershipConfig field is unusable; the message
 	// names it.
 	ErrMembershipConfig = errors.New("cluster: invalid membership configuration")
-	// ErrMembershipStopped: Start after Stop.
+	// ErrMembershipStopped: Start after Stop, or Dial after Stop.
 	ErrMembershipStopped = errors.New("cluster: membership stopped")
+
+	// Errors of Membership.Dial, the member-to-member streams of the
+	// cluster port. Only ErrHandshake and a failed dial of a live member
+	// (a timeout) leave the member's state unknown; the others say the
+	// stream was not opened and why.
+
+	// ErrUnknownMember: no member with that id is in the view.
+	ErrUnknownMember = errors.New("cluster: no such member in the view")
+	// ErrMemberGone: the member's cluster port refuses connections (its
+	// process is gone) or another run of a member answers there. The
+	// membership removes it at once.
+	ErrMemberGone = errors.New("cluster: member is gone")
+	// ErrMemberLeaving: the member is leaving the cluster gracefully.
+	ErrMemberLeaving = errors.New("cluster: member is leaving")
+	// ErrNoHandler: the member does not serve that protocol (yet: layers
+	// register their protocols as they start).
+	ErrNoHandler = errors.New("cluster: member does not serve the protocol")
+	// ErrHandshake: the stream's handshake failed: another cluster, a wrong
+	// secret, a malformed or oversized handshake message, or a timeout.
+	ErrHandshake = errors.New("cluster: stream handshake failed")
 )

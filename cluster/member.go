@@ -11,9 +11,13 @@ import (
 type Member struct {
 	// ID is unique per run of a member: a restarted member has a new ID.
 	ID string
-	// Address is the host:port of the member's remoting endpoint; its
-	// membership datagrams use the same host and port number over UDP.
+	// Address is the host:port of the member's actor remoting endpoint
+	// (gRPC).
 	Address string
+	// ClusterAddress is the host:port of the member's cluster port: SWIM
+	// gossip over UDP and TCP, and the member-to-member streams of the
+	// layers above (grain calls) over TCP.
+	ClusterAddress string
 	// Kinds are the grain kinds the member hosts.
 	Kinds []string
 	// Labels are the member's labels (role, zone...).
@@ -34,14 +38,24 @@ func (m Member) clone() Member {
 
 func (m Member) String() string { return fmt.Sprintf("%s@%s", m.ID, m.Address) }
 
+// older reports whether m started before o (ties broken by id): the order
+// of keep-oldest and of singleton placement.
+func (m Member) older(o Member) bool {
+	if !m.Started.Equal(o.Started) {
+		return m.Started.Before(o.Started)
+	}
+	return m.ID < o.ID
+}
+
 // Status is a member's reachability in the view.
 type Status uint8
 
 const (
-	// Up: heartbeats arrive.
+	// Up: the member answers probes.
 	Up Status = iota + 1
-	// Unreachable: no heartbeat for SuspectAfter; removed after RemoveAfter
-	// more unless it is heard from again.
+	// Unreachable: SWIM suspects the member or declared it failed; it stays
+	// in the view until it answers again or the split-brain resolver
+	// removes it.
 	Unreachable
 )
 
@@ -55,6 +69,48 @@ func (s Status) String() string {
 	return "unknown"
 }
 
+// SelfStatus is this member's own standing in the cluster. Only a Serving
+// member hosts exclusive grains (singleton, partitioned) and is ready.
+type SelfStatus uint8
+
+const (
+	// Joining: started, not yet part of a cluster (no candidate answered
+	// yet, and this member is not the one that forms a new cluster).
+	Joining SelfStatus = iota + 1
+	// Serving: part of a cluster whose side would survive a split.
+	Serving
+	// Fenced: this member cannot see enough of the cluster to survive if
+	// the members it cannot reach stayed unreachable (a minority, or cut
+	// off). It hosts no exclusive grains until it can again or is downed.
+	// Fencing is immediate, before the resolver's stable-after, so that
+	// this side has stopped its exclusive grains before the other side
+	// re-places them.
+	Fenced
+	// Downed: the split-brain resolver decided that this side goes down.
+	// The member hosts no exclusive grains, is not ready, and keeps trying
+	// to reach the others; once every member of its view answers again it
+	// serves again.
+	Downed
+	// Stopped: Stop or Abort was called.
+	Stopped
+)
+
+func (s SelfStatus) String() string {
+	switch s {
+	case Joining:
+		return "joining"
+	case Serving:
+		return "serving"
+	case Fenced:
+		return "fenced"
+	case Downed:
+		return "downed"
+	case Stopped:
+		return "stopped"
+	}
+	return "unknown"
+}
+
 // EventKind is what happened to a member.
 type EventKind uint8
 
@@ -63,13 +119,19 @@ const (
 	Joined EventKind = iota + 1
 	// Left: a member announced a graceful leave.
 	Left
-	// MemberUnreachable: a member stopped answering heartbeats.
+	// MemberUnreachable: a member stopped answering probes.
 	MemberUnreachable
-	// MemberReachable: an unreachable member was heard from again.
+	// MemberReachable: an unreachable member answers again.
 	MemberReachable
-	// Removed: a member was dropped from the view (unreachable too long, or
-	// replaced by a new run at the same address).
+	// Removed: a member was dropped from the view: downed by the
+	// split-brain resolver, its cluster port refuses connections (its
+	// process is gone), or a new run replaced it at the same address.
 	Removed
+	// SelfChanged: this member's own SelfStatus changed (the event's Self
+	// field); Member is this member.
+	SelfChanged
+	// Updated: a member's kinds, labels or version changed.
+	Updated
 )
 
 func (k EventKind) String() string {
@@ -84,6 +146,10 @@ func (k EventKind) String() string {
 		return "reachable"
 	case Removed:
 		return "removed"
+	case SelfChanged:
+		return "self"
+	case Updated:
+		return "updated"
 	}
 	return "unknown"
 }
@@ -94,14 +160,57 @@ type MemberEvent struct {
 	Member Member
 	// At is when the change was decided (membership clock).
 	At time.Time
-	// Reason explains Removed events ("unreachable for 200ms", "replaced by
-	// a new run").
+	// Reason explains the change ("suspected by SWIM probes", "downed by
+	// keep-majority: 2 of 5 reachable", "left gracefully").
 	Reason string
+	// Epoch is the view's epoch after the change. It grows by one with
+	// every change of this member's view; epochs of different members are
+	// not comparable.
+	Epoch uint64
+	// Self is this member's status after a SelfChanged event.
+	Self SelfStatus
 }
 
 func (e MemberEvent) String() string {
-	if e.Reason != "" {
-		return fmt.Sprintf("%s %s (%s)", e.Kind, e.Member, e.Reason)
+	what := e.Member.String()
+	if e.Kind == SelfChanged {
+		what = e.Self.String()
 	}
-	return fmt.Sprintf("%s %s", e.Kind, e.Member)
+	if e.Reason != "" {
+		return fmt.Sprintf("%s %s (%s)", e.Kind, what, e.Reason)
+	}
+	return fmt.Sprintf("%s %s", e.Kind, what)
+}
+
+// View is one snapshot of the membership view.
+type View struct {
+	// Epoch counts the changes of this member's view (see MemberEvent).
+	Epoch uint64
+	// Self is this member's status.
+	Self SelfStatus
+	// Members is every member of the view, this member first, then by id.
+	Members []Member
+}
+
+// Up returns the members of v that are Up (this member included when it is
+// Serving).
+func (v View) Up() []Member {
+	out := make([]Member, 0, len(v.Members))
+	for _, m := range v.Members {
+		if m.Status == Up {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Hosting returns the members of v that are Up and host kind.
+func (v View) Hosting(kind string) []Member {
+	var out []Member
+	for _, m := range v.Members {
+		if m.Status == Up && slices.Contains(m.Kinds, kind) {
+			out = append(out, m)
+		}
+	}
+	return out
 }

@@ -2,20 +2,22 @@ package cluster
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"maps"
 	"net"
+	"net/netip"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/memberlist"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 
@@ -23,66 +25,69 @@ import (
 	"github.com/foundation-go/foundation/provider"
 )
 
-// MembershipConfig configures a Membership. Required: Cluster, Self.Address
-// and the three durations (Config's presets give them).
+// MembershipConfig configures a Membership. Required: Cluster, Bind (unless
+// Listener and Transport are both given), the SWIM timings and
+// SplitBrain.StableAfter (Config's presets give them all).
 type MembershipConfig struct {
-	// Cluster is the cluster name; packets of other clusters are rejected.
+	// Cluster is the cluster name; members of other clusters are rejected.
 	Cluster string
-	// Secret keys the HMAC every membership packet carries; a member with
-	// another secret is never admitted. Empty means an empty key (development).
+	// Secret authenticates every member: it keys the encryption of SWIM's
+	// packets and the handshake of every stream. Empty means a key derived
+	// from the cluster name alone (development).
 	Secret []byte
-	// Self describes this member. ID is generated when empty; Address (the
-	// remoting host:port) is required.
+	// Self describes this member. ID is generated when empty; Address is
+	// its actor remoting address, announced to the others. ClusterAddress
+	// is set by Start.
 	Self Member
-	// HeartbeatInterval is how often heartbeats go to every member.
-	HeartbeatInterval time.Duration
-	// SuspectAfter without a heartbeat marks a member unreachable.
-	SuspectAfter time.Duration
-	// RemoveAfter unreachable removes a member.
-	RemoveAfter time.Duration
-	// Expected makes Ready wait for this many members, self included. Zero:
-	// Ready once every address the provider lists has joined.
+	// Bind is the host:port of the cluster port, TCP and UDP; port 0 picks
+	// a port free for both.
+	Bind string
+	// Advertise is the host:port the others dial for the cluster port; port
+	// 0 means the bound port. Default: the bound address (Bind's host must
+	// then be a specific IP).
+	Advertise string
+	// ProbeInterval is SWIM's probe interval: each member probes one other
+	// member per interval.
+	ProbeInterval time.Duration
+	// ProbeTimeout is how long a direct probe waits for its ack before
+	// asking other members to probe indirectly. Below ProbeInterval.
+	ProbeTimeout time.Duration
+	// GossipInterval is how often SWIM gossips queued updates.
+	GossipInterval time.Duration
+	// SuspicionMultiplier scales SWIM's suspicion timeout: a suspected
+	// member that does not refute within SuspicionMultiplier ×
+	// max(1, log10(N)) × ProbeInterval is declared failed (Unreachable).
+	SuspicionMultiplier int
+	// SplitBrain configures the split-brain resolver.
+	SplitBrain ResolverConfig
+	// JoinTimeout: a member whose join candidates do not answer forms a
+	// cluster of its own after this long (at once when it has the lowest
+	// address among them, or has no candidates). Default 2s.
+	JoinTimeout time.Duration
+	// Expected makes Ready also wait until this many members, self
+	// included, were Up at once. Zero: no such condition.
 	Expected int
-	// Logger receives membership events and rejected join attempts. Nil: none.
+	// TLS, when set, runs every stream of the cluster port over mutual TLS
+	// (the listener presents TLS.Certificates and verifies clients against
+	// TLS.ClientCAs; dials verify the server against TLS.RootCAs and the
+	// host of its address unless ServerName is set). SWIM's packets stay
+	// encrypted by the secret.
+	TLS *tls.Config
+	// Logger receives membership events and rejected join attempts. Nil:
+	// none.
 	Logger *zap.Logger
-	// Transport carries the datagrams. Nil: UDP on Self.Address.
+	// Transport carries SWIM's packets. Nil: UDP on Bind's port.
 	Transport Transport
+	// Listener accepts the streams of the cluster port. Nil: TCP on Bind.
+	Listener net.Listener
+	// Dial opens a TCP connection to a cluster address. Nil: net.Dialer.
+	Dial func(ctx context.Context, address string) (net.Conn, error)
 	// Now is the membership clock. Nil: time.Now.
 	Now func() time.Time
 }
 
-// Membership keeps this member's view of the cluster: it admits members that
-// prove the cluster name and secret, detects failures with heartbeats, and
-// publishes events. It is fed candidate addresses by a provider.Provider.
-type Membership struct {
-	cfg  MembershipConfig
-	prov provider.Provider
-	log  *zap.Logger
-	tr   Transport
-	now  func() time.Time
-
-	mu         sync.Mutex
-	st         *membershipState
-	candidates []string // addresses the provider lists
-	subs       map[int]chan MemberEvent
-	nextSub    int
-	seq        uint64
-	rejected   map[string]time.Time // source -> last logged
-
-	dropped atomic.Uint64
-	ready   atomic.Bool
-	stopped atomic.Bool // set before the leave: nothing but leaves goes out
-	life    sync.Mutex  // serialises Start and Stop
-	state   int
-	quit    chan struct{}
-	wg      sync.WaitGroup
-}
-
-const (
-	lifeNew = iota
-	lifeRunning
-	lifeStopped
-)
+// maxMeta is SWIM's limit on a member's metadata (memberlist.MetaMaxSize).
+const maxMeta = memberlist.MetaMaxSize
 
 // Validate reports every problem of cfg, each wrapping ErrMembershipConfig
 // and naming its field. NewMembership calls it.
@@ -94,23 +99,105 @@ func (cfg MembershipConfig) Validate() error {
 	if cfg.Cluster == "" {
 		bad("Cluster", "must not be empty")
 	}
-	if _, _, err := net.SplitHostPort(cfg.Self.Address); err != nil {
-		bad("Self.Address", "%q must be host:port", cfg.Self.Address)
+	if cfg.Listener == nil || cfg.Transport == nil {
+		if _, _, err := net.SplitHostPort(cfg.Bind); err != nil {
+			bad("Bind", "%q must be host:port", cfg.Bind)
+		}
 	}
-	if cfg.HeartbeatInterval < time.Millisecond {
-		bad("HeartbeatInterval", "%v must be >= 1ms", cfg.HeartbeatInterval)
+	if cfg.Advertise != "" {
+		if _, _, err := net.SplitHostPort(cfg.Advertise); err != nil {
+			bad("Advertise", "%q must be host:port", cfg.Advertise)
+		}
 	}
-	if cfg.SuspectAfter <= 0 || cfg.SuspectAfter < 2*cfg.HeartbeatInterval {
-		bad("SuspectAfter", "%v must be > 0 and >= 2 x HeartbeatInterval (%v)", cfg.SuspectAfter, cfg.HeartbeatInterval)
+	if cfg.ProbeInterval < time.Millisecond {
+		bad("ProbeInterval", "%v must be >= 1ms", cfg.ProbeInterval)
 	}
-	if cfg.RemoveAfter <= 0 {
-		bad("RemoveAfter", "%v must be > 0", cfg.RemoveAfter)
+	if cfg.ProbeTimeout <= 0 || cfg.ProbeTimeout >= cfg.ProbeInterval {
+		bad("ProbeTimeout", "%v must be > 0 and below ProbeInterval (%v)", cfg.ProbeTimeout, cfg.ProbeInterval)
+	}
+	if cfg.GossipInterval <= 0 {
+		bad("GossipInterval", "%v must be > 0", cfg.GossipInterval)
+	}
+	if cfg.SuspicionMultiplier < 1 || cfg.SuspicionMultiplier > 20 {
+		bad("SuspicionMultiplier", "%d must be in 1..20", cfg.SuspicionMultiplier)
+	}
+	if cfg.JoinTimeout < 0 {
+		bad("JoinTimeout", "%v must be >= 0", cfg.JoinTimeout)
 	}
 	if cfg.Expected < 0 {
 		bad("Expected", "%d must be >= 0", cfg.Expected)
 	}
+	cfg.SplitBrain.validate(&errs)
+	if b, err := encodeMeta(cfg.Cluster, cfg.Self, false); err == nil && len(b) > maxMeta {
+		bad("Self", "its address, kinds, labels and version encode to %d bytes; at most %d fit in SWIM's node metadata (use fewer or shorter kinds and labels)", len(b), maxMeta)
+	}
 	return errors.Join(errs...)
 }
+
+// Membership keeps this member's view of the cluster. Membership is SWIM
+// gossip (hashicorp/memberlist: probes with indirect checks, Lifeguard
+// suspicion and refutation, member-list gossip), so one reachable member
+// is enough to join and every member learns of every other; a provider
+// only feeds candidate addresses to join. On top of SWIM it keeps the view
+// Foundation's layers place grains by, with a split-brain resolver that
+// downs the losing side of a partition, and carries the authenticated
+// member-to-member streams of those layers on the same cluster port.
+type Membership struct {
+	cfg  MembershipConfig
+	prov provider.Provider
+	log  *zap.Logger
+	now  func() time.Time
+
+	ml   *memberlist.Memberlist
+	link *link
+	tr   *mlTransport
+	meta atomic.Pointer[[]byte]
+	self Member
+
+	mu         sync.Mutex
+	vs         *viewState
+	candidates []string        // provider addresses, as given
+	resolved   []string        // candidates resolved, without self
+	leaving    map[string]bool // peers that announced a graceful leave
+	targets    map[string]*joinTarget
+	verifying  map[string]bool
+	subs       map[int]chan MemberEvent
+	nextSub    int
+	changed    chan struct{} // closed and replaced on every view change
+	expectedOK bool
+	sweeping   bool
+	lastSweep  time.Time
+	leasing    string // fence key of a lease attempt in flight
+	formed     bool   // a join round ran
+	heard      bool   // the provider delivered a member list
+	closing    bool   // halt began: no new goroutines
+	started    time.Time
+
+	dropped atomic.Uint64
+	life    sync.Mutex // serialises Start and Stop
+	state   int
+	quit    chan struct{}
+	kick    chan struct{}
+	wg      sync.WaitGroup
+}
+
+// joinTarget is an address this member tries to join.
+type joinTarget struct {
+	next     time.Time
+	backoff  time.Duration
+	inflight bool
+	until    time.Time // zero: while it is a candidate or a suspect's address
+}
+
+const (
+	lifeNew = iota
+	lifeRunning
+	lifeStopped
+)
+
+// rejoinWindow is how long this member keeps trying to join the address of
+// a member it removed (a healed partition re-forms the cluster).
+const rejoinWindow = 10 * time.Minute
 
 // NewMembership checks cfg and builds a Membership; Start runs it.
 func NewMembership(cfg MembershipConfig, p provider.Provider) (*Membership, error) {
@@ -127,25 +214,48 @@ func NewMembership(cfg MembershipConfig, p provider.Provider) (*Membership, erro
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.JoinTimeout == 0 {
+		cfg.JoinTimeout = 2 * time.Second
+	}
 	if cfg.Self.Started.IsZero() {
 		cfg.Self.Started = cfg.Now()
 	}
+	if cfg.SplitBrain.Strategy == "" {
+		cfg.SplitBrain.Strategy = KeepMajority
+	}
 	cfg.Self = cfg.Self.clone()
 	cfg.Self.Status = Up
-	log := cfg.Logger
-	if log == nil {
-		log = zap.NewNop()
+	lg := cfg.Logger
+	if lg == nil {
+		lg = zap.NewNop()
 	}
-	return &Membership{
-		cfg:      cfg,
-		prov:     p,
-		log:      log.With(zap.String("member", cfg.Self.ID)),
-		now:      cfg.Now,
-		st:       newMembershipState(cfg.Self.ID, cfg.SuspectAfter, cfg.RemoveAfter),
-		subs:     make(map[int]chan MemberEvent),
-		rejected: make(map[string]time.Time),
-		quit:     make(chan struct{}),
-	}, nil
+	m := &Membership{
+		cfg: cfg, prov: p, now: cfg.Now, self: cfg.Self,
+		log:       lg.With(zap.String("member", cfg.Self.ID)),
+		leaving:   make(map[string]bool),
+		targets:   make(map[string]*joinTarget),
+		verifying: make(map[string]bool),
+		subs:      make(map[int]chan MemberEvent),
+		changed:   make(chan struct{}),
+		quit:      make(chan struct{}),
+		kick:      make(chan struct{}, 1),
+	}
+	m.vs = newViewState(m.self, cfg.SplitBrain, cfg.Now())
+	return m, nil
+}
+
+// goLocked runs f on a goroutine the membership waits for at stop, unless
+// it is stopping. m.mu must be held.
+func (m *Membership) goLocked(f func()) bool {
+	if m.closing {
+		return false
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		f()
+	}()
+	return true
 }
 
 // NewMemberID returns a random member id.
@@ -155,9 +265,11 @@ func NewMemberID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// Start opens the transport, starts heartbeating and starts the provider. It
-// is idempotent; after Stop, or after a Start that failed, it returns
-// ErrMembershipStopped.
+// Start opens the cluster port, starts SWIM and the provider, and starts
+// joining the candidates the provider lists. It does not wait for the
+// cluster: see Ready and Await. ctx bounds Start itself (the provider's
+// start), not the membership's life. It is idempotent; after Stop, or
+// after a Start that failed, it returns ErrMembershipStopped.
 func (m *Membership) Start(ctx context.Context) error {
 	m.life.Lock()
 	defer m.life.Unlock()
@@ -168,44 +280,146 @@ func (m *Membership) Start(ctx context.Context) error {
 		return ErrMembershipStopped
 	}
 	m.state = lifeStopped // unless everything below succeeds
-	tr := m.cfg.Transport
-	if tr == nil {
-		var err error
-		if tr, err = ListenUDP(m.cfg.Self.Address); err != nil {
-			return err
-		}
+	ln, tr, err := m.listen()
+	if err != nil {
+		return err
 	}
-	m.tr = tr
-	m.wg.Add(2)
-	go m.readLoop()
-	go m.tickLoop()
+	adv := m.cfg.Advertise
+	if adv == "" {
+		adv = ln.Addr().String()
+	} else if h, p, err := net.SplitHostPort(adv); err == nil && p == "0" {
+		_, bound, _ := net.SplitHostPort(ln.Addr().String())
+		adv = net.JoinHostPort(h, bound)
+	}
+	ap, err := resolveAdvertise(ctx, adv)
+	if err != nil {
+		_ = ln.Close()
+		_ = tr.Close()
+		return err
+	}
+	m.self.ClusterAddress = ap.String()
+	m.mu.Lock()
+	m.vs.self = m.self
+	m.started = m.now()
+	m.mu.Unlock()
+	if err := m.setMeta(false); err != nil {
+		_ = ln.Close()
+		_ = tr.Close()
+		return err
+	}
+	dial := m.cfg.Dial
+	if dial == nil {
+		var d net.Dialer
+		dial = func(ctx context.Context, a string) (net.Conn, error) { return d.DialContext(ctx, "tcp", a) }
+	}
+	m.link = newLink(m.cfg.Cluster, m.self.ID, m.cfg.Secret, m.cfg.TLS, ln, dial, m.log, m.now)
+	m.link.refused = m.onRefused
+	m.tr = newMLTransport(m.link, tr, ap)
+	m.link.start()
+	m.ml, err = memberlist.Create(m.swimConfig())
+	if err != nil {
+		_ = m.tr.Shutdown()
+		m.link.close()
+		return fmt.Errorf("cluster: starting SWIM: %w", err)
+	}
 	self := provider.Member{
-		ID:      m.cfg.Self.ID,
-		Address: m.cfg.Self.Address,
+		ID:      m.self.ID,
+		Address: m.self.ClusterAddress,
 		Cluster: m.cfg.Cluster,
-		Kinds:   slices.Clone(m.cfg.Self.Kinds),
-		Version: m.cfg.Self.Version,
+		Kinds:   slices.Clone(m.self.Kinds),
+		Version: m.self.Version,
 	}
 	self.Auth = provider.Sign(m.cfg.Secret, self)
+	m.mu.Lock()
+	m.goLocked(m.tickLoop)
+	m.mu.Unlock()
 	if err := m.prov.Start(ctx, self, m.onProvider); err != nil {
-		m.halt()
+		_ = m.halt(false, ctx)
 		return fmt.Errorf("cluster: provider: %w", err)
 	}
+	m.mu.Lock()
+	m.goLocked(m.joinLoop)
+	m.mu.Unlock()
 	m.state = lifeRunning
-	m.log.Info("membership started", zap.String("address", m.cfg.Self.Address), zap.String("cluster", m.cfg.Cluster))
-	m.heartbeat() // announce at once rather than one interval later
+	m.log.Info("membership started", zap.String("address", m.self.Address),
+		zap.String("cluster_address", m.self.ClusterAddress), zap.String("cluster", m.cfg.Cluster))
 	return nil
 }
 
-// Stop announces a graceful leave to every member, withdraws from the
-// provider and stops. Peers see this member as Left. Idempotent; it returns
-// within ctx.
+// listen opens the cluster port: a TCP listener and a UDP socket on the
+// same port number.
+func (m *Membership) listen() (net.Listener, Transport, error) {
+	ln, tr := m.cfg.Listener, m.cfg.Transport
+	if ln != nil && tr != nil {
+		return ln, tr, nil
+	}
+	host, port, _ := net.SplitHostPort(m.cfg.Bind)
+	for attempt := 0; ; attempt++ {
+		l := ln
+		var err error
+		if l == nil {
+			if l, err = net.Listen("tcp", m.cfg.Bind); err != nil {
+				return nil, nil, fmt.Errorf("cluster: cluster port: listening on tcp %s: %w", m.cfg.Bind, err)
+			}
+		}
+		if tr != nil {
+			return l, tr, nil
+		}
+		_, p, _ := net.SplitHostPort(l.Addr().String())
+		t, err := ListenUDP(net.JoinHostPort(host, p))
+		if err == nil {
+			return l, t, nil
+		}
+		if ln == nil {
+			_ = l.Close()
+		}
+		if port != "0" || attempt >= 20 {
+			return nil, nil, err
+		}
+		// The free TCP port is taken over UDP: try another.
+	}
+}
+
+func (m *Membership) swimConfig() *memberlist.Config {
+	c := memberlist.DefaultLANConfig()
+	c.Name = m.self.ID
+	c.Transport = m.tr
+	c.Label = m.cfg.Cluster
+	c.SecretKey = deriveKey("foundation-swim-v1", m.cfg.Cluster, m.cfg.Secret)
+	c.ProbeInterval = m.cfg.ProbeInterval
+	c.ProbeTimeout = m.cfg.ProbeTimeout
+	c.GossipInterval = m.cfg.GossipInterval
+	c.SuspicionMult = m.cfg.SuspicionMultiplier
+	// The suspicion timeout starts at twice its minimum while independent
+	// confirmations are expected (large clusters), not six times.
+	c.SuspicionMaxTimeoutMult = 2
+	c.IndirectChecks = 3
+	c.RetransmitMult = 4
+	c.GossipNodes = 3
+	// Full state syncs: rare, since gossip carries every change; they
+	// repair what a lost packet missed.
+	c.PushPullInterval = 30 * m.cfg.ProbeInterval
+	c.GossipToTheDeadTime = 30 * m.cfg.ProbeInterval
+	c.TCPTimeout = max(10*m.cfg.ProbeInterval, time.Second)
+	c.AwarenessMaxMultiplier = 4
+	c.EnableCompression = false
+	c.DeadNodeReclaimTime = 0
+	c.Logger = log.New(&mlLog{log: m.log, now: m.now}, "", 0)
+	d := &swimDelegate{m}
+	c.Delegate, c.Events, c.Alive, c.Conflict = d, d, d, d
+	return c
+}
+
+// Stop leaves the cluster gracefully: peers see this member as Left. It
+// waits at most until ctx ends (a second when ctx has no deadline) for the
+// leave to be gossiped, then stops. Idempotent.
 func (m *Membership) Stop(ctx context.Context) error {
 	return m.stop(ctx, true)
 }
 
-// Abort stops without announcing a leave, as a crash would: peers detect the
-// member as unreachable and remove it. For tests and fatal errors.
+// Abort stops without leaving, as a crash would: peers find the member
+// gone (its port refuses connections) and remove it. For tests and fatal
+// errors.
 func (m *Membership) Abort() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
@@ -220,48 +434,121 @@ func (m *Membership) stop(ctx context.Context, leave bool) error {
 		return nil
 	}
 	m.state = lifeStopped
-	m.stopped.Store(true) // no more heartbeats: peers must not see us rejoin
-	if leave {
-		// Leave datagrams go out three times: loss on a real network should
-		// not turn a graceful leave into an unreachable member.
-		for i := 0; i < 3; i++ {
-			m.send(protos.MembershipBody_KIND_LEAVE)
-		}
-	}
-	err := m.prov.Stop(ctx)
-	m.halt()
+	err := m.halt(leave, ctx)
 	m.log.Info("membership stopped", zap.Bool("left", leave))
 	return err
 }
 
-func (m *Membership) halt() {
-	m.stopped.Store(true)
+func (m *Membership) halt(leave bool, ctx context.Context) error {
+	var err error
+	if leave {
+		timeout := time.Second
+		if dl, ok := ctx.Deadline(); ok {
+			timeout = time.Until(dl)
+		}
+		start := time.Now()
+		m.link.leaving.Store(true)
+		if merr := m.setMeta(true); merr == nil {
+			_ = m.ml.UpdateNode(timeout / 2)
+		}
+		notice, _ := proto.Marshal(&protos.LeaveNotice{Id: m.self.ID})
+		for _, n := range m.ml.Members() {
+			if n.Name != m.self.ID {
+				_ = m.ml.SendBestEffort(n, notice)
+			}
+		}
+		if lerr := m.ml.Leave(max(timeout-time.Since(start), time.Millisecond)); lerr != nil {
+			m.log.Debug("membership: leave not confirmed", zap.Error(lerr))
+		}
+	}
+	m.mu.Lock()
+	m.closing = true
+	m.mu.Unlock()
+	_ = m.ml.Shutdown()
+	m.link.close()
+	if perr := m.prov.Stop(ctx); perr != nil {
+		err = perr
+	}
 	close(m.quit)
-	_ = m.tr.Close()
 	m.wg.Wait()
 	m.mu.Lock()
+	m.publishLocked(m.vs.stop(m.now()))
 	for id, ch := range m.subs {
 		close(ch)
 		delete(m.subs, id)
 	}
 	m.mu.Unlock()
+	return err
 }
 
-// Self returns this member.
-func (m *Membership) Self() Member { return m.cfg.Self.clone() }
+// Self returns this member (its ClusterAddress once started).
+func (m *Membership) Self() Member {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.self.clone()
+}
 
 // Members returns the current view, this member first, then by id.
 func (m *Membership) Members() []Member {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]Member{m.cfg.Self.clone()}, m.st.view()...)
+	return m.View().Members
 }
 
-// Ready reports whether the view has held the members this member expects:
-// MembershipConfig.Expected of them, or every address the provider lists
-// (with mDNS, whatever it has discovered so far: possibly none). It stays
-// true once reached.
-func (m *Membership) Ready() bool { return m.ready.Load() }
+// View returns the current view with its epoch and this member's status.
+func (m *Membership) View() View {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.vs.view()
+}
+
+// Status is this member's own status.
+func (m *Membership) Status() SelfStatus {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.vs.status
+}
+
+// Ready reports whether this member is Serving: it joined (or formed) a
+// cluster, its side would survive a split, and — when Expected is set —
+// the view has held that many members at once.
+func (m *Membership) Ready() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.vs.status == Serving && (m.cfg.Expected == 0 || m.expectedOK)
+}
+
+// Await waits until cond holds for the view (checked now and after every
+// change), or ctx ends. Conditions such as AtLeast and HostingKind wait for
+// what a program needs, where Ready only says the member serves.
+func (m *Membership) Await(ctx context.Context, cond func(View) bool) error {
+	for {
+		m.mu.Lock()
+		v, ch := m.vs.view(), m.changed
+		m.mu.Unlock()
+		if cond(v) {
+			return nil
+		}
+		if v.Self == Stopped {
+			return ErrMembershipStopped
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("cluster: waiting for the view: %w", ctx.Err())
+		}
+	}
+}
+
+// AtLeast is an Await condition: n members, self included, are Up and
+// this member serves.
+func AtLeast(n int) func(View) bool {
+	return func(v View) bool { return v.Self == Serving && len(v.Up()) >= n }
+}
+
+// HostingKind is an Await condition: n Up members host kind and this member
+// serves.
+func HostingKind(kind string, n int) func(View) bool {
+	return func(v View) bool { return v.Self == Serving && len(v.Hosting(kind)) >= n }
+}
 
 // Subscribe returns a channel of membership events and a cancel function.
 // Events are never blocked on: when the channel's buffer is full an event is
@@ -274,7 +561,7 @@ func (m *Membership) Subscribe(buffer int) (<-chan MemberEvent, func()) {
 	m.mu.Lock()
 	id := m.nextSub
 	m.nextSub++
-	if m.stopped.Load() {
+	if m.vs.status == Stopped {
 		close(ch)
 	} else {
 		m.subs[id] = ch
@@ -293,219 +580,110 @@ func (m *Membership) Subscribe(buffer int) (<-chan MemberEvent, func()) {
 // Dropped is the number of events not delivered to a full subscriber.
 func (m *Membership) Dropped() uint64 { return m.dropped.Load() }
 
+// Handle registers h as the server of protocol p on this member's cluster
+// port (nil unregisters). Peers dialling p before it is registered get
+// ErrNoHandler.
+func (m *Membership) Handle(p Protocol, h StreamHandler) error {
+	if p == ProtocolGossip {
+		return fmt.Errorf("%w: protocol %d is SWIM's", ErrMembershipConfig, p)
+	}
+	m.life.Lock()
+	defer m.life.Unlock()
+	if m.link == nil {
+		return fmt.Errorf("%w: Handle before Start", ErrMembershipConfig)
+	}
+	m.link.handle(p, h)
+	return nil
+}
+
+// Dial opens an authenticated stream of protocol p to member id (over
+// mutual TLS when configured). The errors are ErrUnknownMember,
+// ErrMemberGone (its port refuses connections, or another run answers:
+// the member is removed at once), ErrMemberLeaving, ErrNoHandler,
+// ErrHandshake, ErrMembershipStopped, or the network's (a timeout: the
+// member may be unreachable). No error means nothing was sent but the
+// handshake.
+func (m *Membership) Dial(ctx context.Context, id string, p Protocol) (net.Conn, error) {
+	m.mu.Lock()
+	addr := ""
+	if pe := m.vs.peers[id]; pe != nil {
+		addr = pe.m.ClusterAddress
+	}
+	m.mu.Unlock()
+	if addr == "" {
+		if id == m.self.ID {
+			return nil, fmt.Errorf("%w: %s is this member", ErrUnknownMember, id)
+		}
+		return nil, fmt.Errorf("%w: %s", ErrUnknownMember, id)
+	}
+	if m.link == nil {
+		return nil, ErrMembershipStopped
+	}
+	c, _, err := m.link.dial(ctx, addr, id, p)
+	return c, err
+}
+
+// onProvider records the provider's member list as join candidates. It
+// never blocks: names are resolved by the join loop.
 func (m *Membership) onProvider(members []provider.Member) {
-	self := canonicalAddress(m.cfg.Self.Address)
 	addrs := make([]string, 0, len(members))
 	for _, pm := range members {
-		if pm.Address == "" || pm.ID == m.cfg.Self.ID {
+		if pm.Address == "" || pm.ID == m.self.ID {
 			continue
 		}
 		if pm.Cluster != "" && pm.Cluster != m.cfg.Cluster {
 			continue
 		}
-		a := canonicalAddress(pm.Address)
-		if a == self {
-			continue
-		}
-		addrs = append(addrs, a)
+		addrs = append(addrs, pm.Address)
 	}
 	slices.Sort(addrs)
 	addrs = slices.Compact(addrs)
 	m.mu.Lock()
-	changed := !slices.Equal(addrs, m.candidates)
+	changed := !slices.Equal(addrs, m.candidates) || !m.heard
 	m.candidates = addrs
-	m.updateReadyLocked()
+	m.heard = true
 	m.mu.Unlock()
 	if changed {
-		m.heartbeat()
+		m.wake()
 	}
 }
 
-// detectorSteps is how many failure-detection checks run per heartbeat
-// interval: detection lags a deadline by at most a quarter interval rather
-// than a whole one.
-const detectorSteps = 4
-
-func (m *Membership) tickLoop() {
-	defer m.wg.Done()
-	t := time.NewTicker(m.cfg.HeartbeatInterval / detectorSteps)
-	defer t.Stop()
-	for step := 1; ; step++ {
-		select {
-		case <-m.quit:
-			return
-		case <-t.C:
-			m.mu.Lock()
-			evs := m.st.tick(m.now())
-			m.publishLocked(evs)
-			m.mu.Unlock()
-			if step%detectorSteps == 0 {
-				m.heartbeat()
-			}
-		}
+func (m *Membership) wake() {
+	select {
+	case m.kick <- struct{}{}:
+	default:
 	}
 }
 
-// heartbeat sends one heartbeat to every member and candidate address,
-// unless the member is stopping.
-func (m *Membership) heartbeat() {
-	if m.stopped.Load() {
-		return
-	}
-	m.send(protos.MembershipBody_KIND_HEARTBEAT)
-}
-
-func (m *Membership) send(kind protos.MembershipBody_Kind) {
-	m.mu.Lock()
-	m.seq++
-	seq := m.seq
-	targets := make(map[string]struct{}, len(m.st.byAddr)+len(m.candidates))
-	for a := range m.st.byAddr {
-		targets[a] = struct{}{}
-	}
-	for _, a := range m.candidates {
-		targets[a] = struct{}{}
-	}
-	m.mu.Unlock()
-	if len(targets) == 0 {
-		return
-	}
-	pkt, err := m.encode(kind, seq)
-	if err != nil {
-		m.log.Warn("membership: encoding a packet", zap.Error(err))
-		return
-	}
-	for a := range targets {
-		if err := m.tr.WriteTo(pkt, a); err != nil && !m.stopped.Load() {
-			m.log.Debug("membership: send failed", zap.String("to", a), zap.Error(err))
-		}
-	}
-}
-
-func (m *Membership) encode(kind protos.MembershipBody_Kind, seq uint64) ([]byte, error) {
-	self := m.cfg.Self
-	body, err := proto.Marshal(&protos.MembershipBody{
-		Kind: kind,
-		From: &protos.MemberInfo{
-			Id:              self.ID,
-			Address:         self.Address,
-			Cluster:         m.cfg.Cluster,
-			Kinds:           self.Kinds,
-			Version:         self.Version,
-			Labels:          self.Labels,
-			StartedUnixNano: self.Started.UnixNano(),
-		},
-		Seq:          seq,
-		SentUnixNano: m.now().UnixNano(),
-	})
-	if err != nil {
-		return nil, err
-	}
-	return proto.Marshal(&protos.MembershipPacket{Body: body, Mac: m.mac(body)})
-}
-
-func (m *Membership) mac(body []byte) []byte {
-	h := hmac.New(sha256.New, m.cfg.Secret)
-	h.Write([]byte(m.cfg.Cluster))
-	h.Write([]byte{0})
-	h.Write(body)
-	return h.Sum(nil)
-}
-
-func (m *Membership) readLoop() {
-	defer m.wg.Done()
-	buf := make([]byte, 64*1024)
-	for {
-		n, from, err := m.tr.ReadFrom(buf)
-		if err != nil {
-			select {
-			case <-m.quit:
-				return
-			default:
-			}
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		m.receive(buf[:n], from)
-	}
-}
-
-// receive checks one datagram and applies it.
-func (m *Membership) receive(b []byte, from string) {
-	var pkt protos.MembershipPacket
-	if err := proto.Unmarshal(b, &pkt); err != nil {
-		m.reject(from, "malformed packet")
-		return
-	}
-	if !hmac.Equal(pkt.Mac, m.mac(pkt.Body)) {
-		m.reject(from, "authentication failed: wrong cluster secret or another cluster")
-		return
-	}
-	var body protos.MembershipBody
-	if err := proto.Unmarshal(pkt.Body, &body); err != nil || body.From == nil {
-		m.reject(from, "malformed body")
-		return
-	}
-	info := body.From
-	if info.Cluster != m.cfg.Cluster {
-		m.reject(from, "member of cluster "+strconv.Quote(info.Cluster))
-		return
-	}
-	if info.Id == "" || info.Id == m.cfg.Self.ID {
-		return
-	}
-	if _, _, err := net.SplitHostPort(info.Address); err != nil {
-		m.reject(from, "bad member address "+strconv.Quote(info.Address))
-		return
-	}
-	now := m.now()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.stopped.Load() {
-		return
-	}
-	switch body.Kind {
-	case protos.MembershipBody_KIND_HEARTBEAT:
-		mem := Member{
-			ID:      info.Id,
-			Address: info.Address,
-			Kinds:   slices.Clone(info.Kinds),
-			Labels:  maps.Clone(info.Labels),
-			Version: info.Version,
-			Started: time.Unix(0, info.StartedUnixNano),
-		}
-		m.publishLocked(m.st.heard(mem, body.Seq, now))
-	case protos.MembershipBody_KIND_LEAVE:
-		m.publishLocked(m.st.left(info.Id, body.Seq, now))
-	}
-}
-
-// reject logs a refused packet, at most once a minute per source.
-func (m *Membership) reject(from, why string) {
-	now := m.now()
-	m.mu.Lock()
-	last, seen := m.rejected[from]
-	if !seen || now.Sub(last) > time.Minute {
-		if len(m.rejected) > 1024 {
-			clear(m.rejected)
-		}
-		m.rejected[from] = now
-		m.mu.Unlock()
-		m.log.Warn("membership: rejected a join attempt", zap.String("from", from), zap.String("reason", why))
-		return
-	}
-	m.mu.Unlock()
-}
-
+// publishLocked delivers events to subscribers (never blocking) and logs
+// them.
 func (m *Membership) publishLocked(evs []MemberEvent) {
+	if len(evs) == 0 {
+		return
+	}
 	for _, ev := range evs {
-		switch ev.Kind {
-		case MemberUnreachable, Removed:
-			m.log.Warn("member "+ev.Kind.String(), zap.String("id", ev.Member.ID), zap.String("address", ev.Member.Address), zap.String("reason", ev.Reason))
+		fields := []zap.Field{zap.String("id", ev.Member.ID), zap.String("address", ev.Member.Address), zap.Uint64("epoch", ev.Epoch)}
+		if ev.Reason != "" {
+			fields = append(fields, zap.String("reason", ev.Reason))
+		}
+		switch {
+		case ev.Kind == SelfChanged:
+			f := []zap.Field{zap.String("status", ev.Self.String()), zap.String("reason", ev.Reason), zap.Uint64("epoch", ev.Epoch)}
+			if ev.Self == Fenced || ev.Self == Downed {
+				m.log.Warn("this member is "+ev.Self.String(), f...)
+			} else {
+				m.log.Info("this member is "+ev.Self.String(), f...)
+			}
+		case ev.Kind == MemberUnreachable || ev.Kind == Removed:
+			m.log.Warn("member "+ev.Kind.String(), fields...)
 		default:
-			m.log.Info("member "+ev.Kind.String(), zap.String("id", ev.Member.ID), zap.String("address", ev.Member.Address))
+			m.log.Info("member "+ev.Kind.String(), fields...)
+		}
+		if ev.Kind == Removed && ev.Member.ClusterAddress != "" {
+			// Keep trying its address: a healed partition re-forms.
+			now := m.now()
+			m.targets[ev.Member.ClusterAddress] = &joinTarget{backoff: m.cfg.ProbeInterval,
+				next: now.Add(m.cfg.ProbeInterval), until: now.Add(rejoinWindow)}
 		}
 		for _, ch := range m.subs {
 			select {
@@ -515,58 +693,485 @@ func (m *Membership) publishLocked(evs []MemberEvent) {
 			}
 		}
 	}
-	if len(evs) > 0 {
-		m.updateReadyLocked()
-	}
-}
-
-// canonicalAddress resolves a host name in a host:port (a seed such as
-// localhost:7350 or a DNS name) to an IP address, so that candidates compare
-// with the addresses members advertise. It waits at most a second for DNS
-// and keeps the address as given when it cannot resolve it.
-func canonicalAddress(addr string) string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil || net.ParseIP(host) != nil {
-		return addr
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
-	if err != nil || len(ips) == 0 {
-		return addr
-	}
-	ip := ips[0].IP
-	for _, c := range ips {
-		if c.IP.To4() != nil { // prefer IPv4, as members advertise
-			ip = c.IP
-			break
-		}
-	}
-	return net.JoinHostPort(ip.String(), port)
-}
-
-// updateReadyLocked latches readiness: once the member has seen the members
-// it expects it stays ready (a later crash of a seed does not make the
-// survivors unready).
-func (m *Membership) updateReadyLocked() {
-	if m.ready.Load() {
-		return
-	}
-	if m.cfg.Expected > 0 {
+	if m.cfg.Expected > 0 && !m.expectedOK {
 		up := 1
-		for _, r := range m.st.members {
-			if r.m.Status == Up {
+		for _, p := range m.vs.peers {
+			if !p.suspect {
 				up++
 			}
 		}
-		m.ready.Store(up >= m.cfg.Expected)
+		m.expectedOK = up >= m.cfg.Expected
+	}
+	close(m.changed)
+	m.changed = make(chan struct{})
+}
+
+// onRefused: member id's cluster port refused a connection.
+func (m *Membership) onRefused(id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closing {
 		return
 	}
-	for _, a := range m.candidates {
-		if !m.st.has(a) {
-			m.ready.Store(false)
+	if m.leaving[id] {
+		m.publishLocked(m.vs.left(id, m.now()))
+		return
+	}
+	m.publishLocked(m.vs.refused(id, m.now()))
+}
+
+// setMeta encodes this member's metadata for SWIM.
+func (m *Membership) setMeta(leaving bool) error {
+	b, err := encodeMeta(m.cfg.Cluster, m.self, leaving)
+	if err != nil {
+		return err
+	}
+	if len(b) > maxMeta {
+		return fmt.Errorf("%w: Self: metadata of %d bytes exceeds %d", ErrMembershipConfig, len(b), maxMeta)
+	}
+	m.meta.Store(&b)
+	return nil
+}
+
+func encodeMeta(cluster string, self Member, leaving bool) ([]byte, error) {
+	return proto.MarshalOptions{Deterministic: true}.Marshal(&protos.MemberMeta{
+		Address: self.Address, Cluster: cluster, Kinds: self.Kinds, Version: self.Version,
+		Labels: self.Labels, StartedUnixNano: self.Started.UnixNano(), Leaving: leaving,
+	})
+}
+
+// decodeNode turns a SWIM node into a Member. It checks the cluster name
+// and the addresses, and never panics on malformed metadata.
+func decodeNode(cluster string, n *memberlist.Node) (Member, bool, error) {
+	if n == nil || n.Name == "" {
+		return Member{}, false, errors.New("a node without a name")
+	}
+	if len(n.Meta) > maxMeta {
+		return Member{}, false, fmt.Errorf("node %s: metadata of %d bytes", n.Name, len(n.Meta))
+	}
+	var meta protos.MemberMeta
+	if err := proto.Unmarshal(n.Meta, &meta); err != nil {
+		return Member{}, false, fmt.Errorf("node %s: malformed metadata: %v", n.Name, err)
+	}
+	if meta.Cluster != cluster {
+		return Member{}, false, fmt.Errorf("node %s is a member of cluster %q", n.Name, meta.Cluster)
+	}
+	ip, ok := netip.AddrFromSlice(n.Addr)
+	if !ok {
+		return Member{}, false, fmt.Errorf("node %s: bad address", n.Name)
+	}
+	return Member{
+		ID:             n.Name,
+		Address:        meta.Address,
+		ClusterAddress: netip.AddrPortFrom(ip.Unmap(), n.Port).String(),
+		Kinds:          slices.Clone(meta.Kinds),
+		Labels:         maps.Clone(meta.Labels),
+		Version:        meta.Version,
+		Started:        time.Unix(0, meta.StartedUnixNano),
+	}, meta.Leaving, nil
+}
+
+// tickLoop applies the resolver and starts direct probes and lease
+// attempts; it runs four times per probe interval.
+func (m *Membership) tickLoop() {
+	t := time.NewTicker(max(m.cfg.ProbeInterval/4, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-m.quit:
+			return
+		case <-t.C:
+		}
+		health := m.ml.GetHealthScore()
+		now := m.now()
+		m.mu.Lock()
+		evs, req, lease := m.vs.tick(now)
+		m.publishLocked(evs)
+		if lease && m.leasing != req.key {
+			m.leasing = req.key
+			m.goLocked(func() { m.acquire(req) })
+		}
+		if (health > 0 || m.vs.needsSweep()) && !m.sweeping && now.Sub(m.lastSweep) >= m.cfg.ProbeInterval {
+			var peers []Member
+			for _, p := range m.vs.sortedPeers() {
+				peers = append(peers, p.m)
+			}
+			m.sweeping = m.goLocked(func() { m.sweep(peers) })
+			m.lastSweep = now
+		}
+		m.mu.Unlock()
+	}
+}
+
+// sweep probes every peer directly, so that a member cut off from the
+// others learns it within one probe timeout and fences itself.
+func (m *Membership) sweep(peers []Member) {
+	defer func() {
+		m.mu.Lock()
+		m.sweeping = false
+		m.mu.Unlock()
+	}()
+	sem := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	for _, p := range peers {
+		ap, err := netip.ParseAddrPort(p.ClusterAddress)
+		if err != nil {
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-m.quit:
+			wg.Wait()
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			_, err := m.ml.Ping(p.ID, net.UDPAddrFromAddrPort(ap))
+			m.mu.Lock()
+			wasSuspect := m.vs.peers[p.ID] != nil && m.vs.peers[p.ID].suspect
+			m.publishLocked(m.vs.probed(p.ID, err == nil, m.now()))
+			m.mu.Unlock()
+			if err == nil && wasSuspect {
+				m.wake() // it answers again: join it to re-merge SWIM's views
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// acquire tries the split-brain lease for the side named by req.
+func (m *Membership) acquire(req leaseRequest) {
+	if req.delay > 0 {
+		t := time.NewTimer(req.delay)
+		select {
+		case <-t.C:
+		case <-m.quit:
+			t.Stop()
 			return
 		}
 	}
-	m.ready.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), max(m.cfg.SplitBrain.StableAfter, 5*time.Second))
+	go func() {
+		select {
+		case <-m.quit:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	held, err := m.cfg.SplitBrain.Lease.Acquire(ctx, req.owner)
+	cancel()
+	if err != nil {
+		m.log.Warn("split-brain lease: acquisition failed; this side goes down", zap.Error(err))
+		held = false
+	} else {
+		m.log.Info("split-brain lease", zap.String("owner", req.owner), zap.Bool("held", held))
+	}
+	m.mu.Lock()
+	m.vs.leaseResult(req.key, held)
+	if m.leasing == req.key {
+		m.leasing = ""
+	}
+	m.mu.Unlock()
+}
+
+// joinLoop joins the provider's candidates, the addresses of suspected
+// members and of members removed recently, with a backoff per address; and
+// forms a cluster alone when nobody answers (see MembershipConfig.JoinTimeout).
+func (m *Membership) joinLoop() {
+	t := time.NewTicker(m.cfg.ProbeInterval)
+	defer t.Stop()
+	var resolvedFor []string
+	for {
+		m.mu.Lock()
+		cands := slices.Clone(m.candidates)
+		m.mu.Unlock()
+		if !slices.Equal(cands, resolvedFor) {
+			resolvedFor = cands
+			r := m.resolveCandidates(cands)
+			m.mu.Lock()
+			m.resolved = r
+			m.mu.Unlock()
+		}
+		m.joinRound()
+		select {
+		case <-m.quit:
+			return
+		case <-t.C:
+		case <-m.kick:
+		}
+	}
+}
+
+// resolveCandidates resolves host names among the candidates (a second at
+// most each) and leaves this member out.
+func (m *Membership) resolveCandidates(cands []string) []string {
+	out := make([]string, 0, len(cands))
+	for _, c := range cands {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		go func() {
+			select {
+			case <-m.quit:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		ap, err := resolveAdvertise(ctx, c)
+		cancel()
+		a := c
+		if err == nil {
+			a = ap.String()
+		}
+		if a != m.self.ClusterAddress {
+			out = append(out, a)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func (m *Membership) joinRound() {
+	now := m.now()
+	m.mu.Lock()
+	alive := map[string]bool{m.self.ClusterAddress: true}
+	want := map[string]time.Time{} // address -> until (zero: no end)
+	for _, p := range m.vs.peers {
+		if p.suspect {
+			want[p.m.ClusterAddress] = time.Time{}
+		} else {
+			alive[p.m.ClusterAddress] = true
+		}
+	}
+	for _, a := range m.resolved {
+		want[a] = time.Time{}
+	}
+	for a, t := range m.targets {
+		if !t.until.IsZero() {
+			if now.After(t.until) {
+				delete(m.targets, a)
+				continue
+			}
+			if _, ok := want[a]; !ok {
+				want[a] = t.until
+			}
+		}
+	}
+	var due []string
+	for a, until := range want {
+		if alive[a] {
+			continue
+		}
+		t := m.targets[a]
+		if t == nil {
+			t = &joinTarget{backoff: m.cfg.ProbeInterval}
+			m.targets[a] = t
+		}
+		t.until = until
+		if !t.inflight && !now.Before(t.next) {
+			t.inflight = true
+			due = append(due, a)
+		}
+	}
+	for a, t := range m.targets {
+		if _, ok := want[a]; !ok && t.until.IsZero() && !t.inflight {
+			delete(m.targets, a)
+		}
+	}
+	if !m.formed {
+		m.formed = true
+	} else if !m.vs.joined {
+		m.maybeFormLocked(now)
+	}
+	if len(m.resolved) == 0 && !m.vs.joined && (m.heard || now.Sub(m.started) >= m.cfg.JoinTimeout) {
+		m.publishLocked(m.vs.joinedCluster(now))
+	}
+	for _, a := range due {
+		m.goLocked(func() { m.join(a) })
+	}
+	m.mu.Unlock()
+}
+
+// maybeFormLocked forms a cluster of this member alone when none of its
+// candidates answered: at once when it has the lowest address of them all,
+// else after JoinTimeout.
+func (m *Membership) maybeFormLocked(now time.Time) {
+	lowest := true
+	for _, a := range m.resolved {
+		if a < m.self.ClusterAddress {
+			lowest = false
+		}
+	}
+	if lowest || now.Sub(m.started) >= m.cfg.JoinTimeout {
+		if !lowest {
+			m.log.Warn("no join candidate answered within join_timeout: forming a cluster alone",
+				zap.Strings("candidates", m.resolved), zap.Duration("join_timeout", m.cfg.JoinTimeout))
+		}
+		m.publishLocked(m.vs.joinedCluster(now))
+	}
+}
+
+func (m *Membership) join(addr string) {
+	n, err := m.ml.Join([]string{addr})
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t := m.targets[addr]
+	if n > 0 && err == nil {
+		m.publishLocked(m.vs.joinedCluster(now))
+		if t != nil {
+			t.inflight, t.backoff, t.next = false, m.cfg.ProbeInterval, now.Add(m.cfg.ProbeInterval)
+		}
+		return
+	}
+	if t != nil {
+		t.inflight = false
+		t.next = now.Add(t.backoff)
+		t.backoff = min(2*t.backoff, 5*time.Second)
+	}
+	m.log.Debug("membership: join failed", zap.String("address", addr), zap.Error(err))
+}
+
+// verifyLocked probes a removed member that SWIM reports alive again; if
+// it answers, it may join again (its tomb is cleared and its address
+// joined). m.mu must be held.
+func (m *Membership) verifyLocked(mem Member) {
+	if m.verifying[mem.ID] {
+		return
+	}
+	m.verifying[mem.ID] = m.goLocked(func() {
+		ap, err := netip.ParseAddrPort(mem.ClusterAddress)
+		if err == nil {
+			_, err = m.ml.Ping(mem.ID, net.UDPAddrFromAddrPort(ap))
+		}
+		m.mu.Lock()
+		delete(m.verifying, mem.ID)
+		if err == nil {
+			if t, ok := m.vs.tombs[mem.ID]; ok && !t.final {
+				delete(m.vs.tombs, mem.ID)
+				now := m.now()
+				m.targets[mem.ClusterAddress] = &joinTarget{backoff: m.cfg.ProbeInterval, next: now, until: now.Add(rejoinWindow)}
+			}
+		}
+		m.mu.Unlock()
+		if err == nil {
+			m.wake()
+		}
+	})
+}
+
+// swimDelegate receives SWIM's callbacks. memberlist calls them with its
+// own locks held: they only update the view and never call back into
+// memberlist.
+type swimDelegate struct{ m *Membership }
+
+func (d *swimDelegate) NodeMeta(limit int) []byte {
+	b := *d.m.meta.Load()
+	if len(b) > limit {
+		return nil
+	}
+	return b
+}
+
+func (d *swimDelegate) NotifyMsg(b []byte) {
+	var n protos.LeaveNotice
+	if proto.Unmarshal(b, &n) != nil || n.Id == "" {
+		return
+	}
+	m := d.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closing {
+		return
+	}
+	m.leaving[n.Id] = true
+	if p := m.vs.peers[n.Id]; p != nil && p.suspect {
+		m.publishLocked(m.vs.left(n.Id, m.now()))
+	}
+}
+
+func (d *swimDelegate) GetBroadcasts(int, int) [][]byte { return nil }
+func (d *swimDelegate) LocalState(bool) []byte          { return nil }
+func (d *swimDelegate) MergeRemoteState([]byte, bool)   {}
+
+// NotifyAlive admits or rejects a node SWIM heard of: another cluster,
+// malformed metadata, a member that left, or a removed member not yet
+// verified are rejected.
+func (d *swimDelegate) NotifyAlive(n *memberlist.Node) error {
+	m := d.m
+	if n.Name == m.self.ID {
+		return nil
+	}
+	mem, _, err := decodeNode(m.cfg.Cluster, n)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, tombed := m.vs.tombs[mem.ID]
+	switch {
+	case tombed && t.final:
+		return fmt.Errorf("member %s left the cluster", mem.ID)
+	case tombed:
+		m.verifyLocked(mem)
+		return fmt.Errorf("member %s was removed; admitted again once it answers a probe", mem.ID)
+	}
+	return nil
+}
+
+func (d *swimDelegate) NotifyJoin(n *memberlist.Node)   { d.alive(n) }
+func (d *swimDelegate) NotifyUpdate(n *memberlist.Node) { d.alive(n) }
+
+func (d *swimDelegate) alive(n *memberlist.Node) {
+	m := d.m
+	if n.Name == m.self.ID {
+		return
+	}
+	mem, leaving, err := decodeNode(m.cfg.Cluster, n)
+	if err != nil {
+		m.log.Debug("membership: ignoring a node", zap.Error(err))
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closing {
+		return
+	}
+	if leaving {
+		m.leaving[mem.ID] = true
+	}
+	evs, adm := m.vs.alive(mem, false, m.now())
+	m.publishLocked(evs)
+	if adm == verify {
+		m.verifyLocked(mem)
+	}
+}
+
+func (d *swimDelegate) NotifyLeave(n *memberlist.Node) {
+	m := d.m
+	if n.Name == m.self.ID {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closing {
+		return
+	}
+	now := m.now()
+	if m.leaving[n.Name] {
+		delete(m.leaving, n.Name)
+		m.publishLocked(m.vs.left(n.Name, now))
+		return
+	}
+	m.publishLocked(m.vs.suspect(n.Name, "declared failed by SWIM: no answer to direct or indirect probes within the suspicion timeout", now))
+}
+
+func (d *swimDelegate) NotifyConflict(existing, other *memberlist.Node) {
+	d.m.log.Warn("membership: two members claim one id", zap.String("id", existing.Name),
+		zap.String("address", existing.Address()), zap.String("other", other.Address()))
+}
+
+// isClosed reports whether err says a socket was closed.
+func isClosed(err error) bool {
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF)
 }

@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/foundation-go/foundation/actor"
+	"github.com/foundation-go/foundation/cluster"
 	"github.com/foundation-go/foundation/internal/protos"
 )
 
@@ -176,6 +177,9 @@ func (h *Host) localPID(ctx context.Context, k *kindState, id string, create, cl
 }
 
 func (h *Host) activate(ctx context.Context, k *kindState, id string, a *act, claim bool) (*actor.PID, error) {
+	if !mayActivate(h.view.Load(), k.def.Placement) {
+		return nil, retry("member " + h.self + " does not serve exclusive grains now (joining, fenced or downed)")
+	}
 	if claim {
 		if _, err := h.claim(ctx, k, id); err != nil {
 			return nil, err
@@ -222,15 +226,17 @@ type claimResult struct {
 	load   map[string]int64 // live activations per member
 }
 
-// claim asks every other host of k whether it holds id. Hosts of exclusive
-// kinds release an activation the view no longer places with them (its
-// OnDeactivate has finished when they answer); any host that still believes
-// the identity is its own answers CONFLICT and the claim fails with a
-// retry. Members whose grain port refuses connections are dead and skipped.
+// claim asks every other member that may hold (k, id) — Unreachable ones
+// included — whether it does. Members of exclusive kinds release an
+// activation their view no longer keeps (its OnDeactivate has finished when
+// they answer); a member that still keeps it answers CONFLICT, and one whose
+// view differs answers STALE: the claim then fails with a retry until the
+// views agree. Only a member whose cluster port refuses connections (its
+// process is gone) is skipped.
 func (h *Host) claim(ctx context.Context, k *kindState, id string) (claimResult, error) {
 	v := h.view.Load()
 	res := claimResult{load: map[string]int64{h.self: h.load.Load()}}
-	hosts := v.hosts[k.def.Name]
+	hosts := v.claimees[k.def.Name]
 	type answer struct {
 		n   *node
 		f   *protos.GrainFrame
@@ -238,6 +244,7 @@ func (h *Host) claim(ctx context.Context, k *kindState, id string) (claimResult,
 	}
 	others := 0
 	ch := make(chan answer, len(hosts))
+	down := h.goneList()
 	for _, n := range hosts {
 		if n.id == h.self {
 			continue
@@ -245,7 +252,8 @@ func (h *Host) claim(ctx context.Context, k *kindState, id string) (claimResult,
 		others++
 		n := n
 		go func() {
-			f, err := h.requestPeer(ctx, n, &protos.GrainFrame{Type: protos.GrainFrame_CLAIM, Kind: k.def.Name, Identity: id})
+			f, err := h.requestPeer(ctx, n, &protos.GrainFrame{Type: protos.GrainFrame_CLAIM, Kind: k.def.Name,
+				Identity: id, View: v.id, Down: down})
 			ch <- answer{n, f, err}
 		}()
 	}
@@ -253,8 +261,11 @@ func (h *Host) claim(ctx context.Context, k *kindState, id string) (claimResult,
 	for i := 0; i < others; i++ {
 		an := <-ch
 		if an.err != nil {
-			if h.isDown(an.n.id) {
-				continue // dead: it holds nothing
+			if errors.Is(an.err, cluster.ErrMemberGone) {
+				continue // its process is gone: it holds nothing
+			}
+			if !isRetry(an.err) {
+				an.err = retryErr("claim", an.err) // a claim may be repeated
 			}
 			if first == nil {
 				first = an.err
@@ -273,42 +284,31 @@ func (h *Host) claim(ctx context.Context, k *kindState, id string) (claimResult,
 		}
 	}
 	if first != nil && !isRetry(first) && ctx.Err() == nil {
-		first = retry(first.Error())
+		first = retryErr("claim", first)
 	}
 	return res, first
 }
 
-// onClaim answers another member's claim of (k, id).
-func (h *Host) onClaim(ctx context.Context, k *kindState, id string) *protos.GrainFrame {
+// onClaim answers another member's claim of (k, id), made with its view
+// id senderView (see decideClaim).
+func (h *Host) onClaim(ctx context.Context, k *kindState, id string, senderView uint64) *protos.GrainFrame {
 	r := &protos.GrainFrame{Type: protos.GrainFrame_RESPONSE}
+	v := h.view.Load()
 	k.mu.Lock()
 	a := k.acts[id]
+	hold := a.holding()
 	if a == nil {
 		if e := k.dir[id]; e != nil && e.done != nil && !isClosed(e.done) {
-			k.mu.Unlock()
-			r.Status = protos.GrainFrame_CONFLICT // placing it ourselves
-			return r
+			hold = holdsPlacing
 		}
+	}
+	d := decideClaim(v, k.def.Placement, k.def.Name, id, hold, senderView)
+	if !d.release && !d.waitGone {
 		k.mu.Unlock()
-		r.Status, r.Load = protos.GrainFrame_NONE, h.load.Load()
+		r.Status, r.Load = d.status, h.load.Load()
 		return r
 	}
-	if k.def.Placement.sticky() {
-		k.mu.Unlock()
-		r.Status, r.Load = protos.GrainFrame_HAVE_IT, h.load.Load()
-		return r
-	}
-	if a.pid == nil {
-		k.mu.Unlock()
-		r.Status = protos.GrainFrame_CONFLICT // activating it ourselves
-		return r
-	}
-	if !a.stopping {
-		if n := h.view.Load().place(k.def.Placement, k.def.Name, id); n != nil && n.id == h.self {
-			k.mu.Unlock()
-			r.Status = protos.GrainFrame_CONFLICT // ours in our view
-			return r
-		}
+	if d.release {
 		a.stopping = true
 		h.sys.Tell(a.pid, deactivate{reason: "claimed by another member"})
 	}

@@ -149,10 +149,8 @@ func callErr(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, actor.ErrTimeout) {
-		if !errors.Is(err, ErrTimeout) {
-			return fmt.Errorf("%w: %w", ErrTimeout, err)
-		}
+	if (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, actor.ErrTimeout)) && !errors.Is(err, ErrTimeout) {
+		return fmt.Errorf("%w: %w", ErrTimeout, err)
 	}
 	return err
 }
@@ -205,19 +203,55 @@ func (h *Host) localCall(ctx context.Context, k *kindState, id string, req any, 
 	if !k.hosted {
 		return nil, fmt.Errorf("%w: %q is not hosted on member %s", ErrUnknownKind, k.def.Name, h.self)
 	}
+	if h.cfg.SerializeMessages {
+		var err error
+		if req, err = roundTrip(req); err != nil {
+			return nil, err
+		}
+	}
 	pid, err := h.localPID(ctx, k, id, create, claim)
 	if err != nil {
 		return nil, err
 	}
 	out, err := actor.Call[any](ctx, h.sys, pid, req)
-	if errors.Is(err, actor.ErrNoProcess) {
-		// Passivated or moved between the lookup and the call.
+	var pe *actor.PanicError
+	switch {
+	case err == nil:
+		if h.cfg.SerializeMessages {
+			return roundTrip(out)
+		}
+		return out, nil
+	case errors.As(err, &pe):
+		return nil, fmt.Errorf("%w: %s/%s: %v", ErrActivationCrashed, k.def.Name, id, pe)
+	case errors.Is(err, actor.ErrExited):
+		return nil, fmt.Errorf("%w: %s/%s: %w", ErrOutcomeUnknown, k.def.Name, id, err)
+	case errors.Is(err, actor.ErrNoProcess):
+		// Passivated or moved between the lookup and the call: the request
+		// was not handled.
 		return nil, retry("activation of " + k.def.Name + "/" + id + " ended")
-	}
-	if errors.Is(err, actor.ErrStopped) {
+	case errors.Is(err, actor.ErrStopped):
 		return nil, ErrStopped
+	case errors.Is(err, actor.ErrTimeout), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return nil, fmt.Errorf("%w: %s/%s: the request was queued: %w", ErrOutcomeUnknown, k.def.Name, id, err)
 	}
 	return out, err
+}
+
+// roundTrip passes msg through protobuf serialization, as crossing members
+// would (Config.SerializeMessages).
+func roundTrip(msg any) (any, error) {
+	if t, ok := msg.(tell); ok {
+		m, err := roundTrip(t.msg)
+		return tell{m}, err
+	}
+	if msg == nil {
+		return nil, nil
+	}
+	var f protos.GrainFrame
+	if err := putPayload(&f, msg); err != nil {
+		return nil, err
+	}
+	return getPayload(&f)
 }
 
 // remoteCall sends a REQUEST to member n.
@@ -235,7 +269,7 @@ func (h *Host) remoteCall(ctx context.Context, n *node, k *kindState, id string,
 	if dl, ok := ctx.Deadline(); ok {
 		f.TimeoutMicros = time.Until(dl).Microseconds()
 	}
-	f.Down = h.downList()
+	f.Down = h.goneList()
 	r, err := h.requestPeer(ctx, n, f)
 	if err != nil {
 		return nil, err
@@ -260,6 +294,10 @@ func (h *Host) answer(r *protos.GrainFrame, k *kindState, id, from string) (any,
 		return nil, fmt.Errorf("%w: member %s: %s", ErrNotSerializable, from, r.Error)
 	case protos.GrainFrame_STOPPING:
 		return nil, retry("member " + from + " is stopping")
+	case protos.GrainFrame_CRASHED:
+		return nil, fmt.Errorf("%w: %s/%s on %s: %s", ErrActivationCrashed, k.def.Name, id, from, r.Error)
+	case protos.GrainFrame_STALE:
+		return nil, retry(fmt.Sprintf("%s/%s: member %s has another view", k.def.Name, id, from))
 	}
 	return nil, retry(fmt.Sprintf("%s/%s: member %s answered %v", k.def.Name, id, from, r.Status))
 }
@@ -271,9 +309,9 @@ func (h *Host) requestPeer(ctx context.Context, n *node, f *protos.GrainFrame) (
 		return nil, err
 	}
 	r, err := c.request(ctx, f)
-	if err != nil && isRetry(err) {
+	if err != nil && (isRetry(err) || errors.Is(err, ErrOutcomeUnknown)) {
 		// The connection dropped: if the member's port now refuses, it is
-		// dead; the next attempt's dial finds out.
+		// gone; the next dial finds out.
 		h.forgetConn(n.id, c)
 	}
 	return r, err
@@ -287,14 +325,16 @@ func (h *Host) forgetConn(id string, c *conn) {
 	h.peersMu.Unlock()
 }
 
-func (h *Host) downList() []string {
+// goneList returns the members this host found gone recently (their
+// cluster port refused it), for peers to check.
+func (h *Host) goneList() []string {
 	h.topoMu.Lock()
 	defer h.topoMu.Unlock()
-	if len(h.down) == 0 {
+	if len(h.gone) == 0 {
 		return nil
 	}
-	out := make([]string, 0, len(h.down))
-	for id := range h.down {
+	out := make([]string, 0, len(h.gone))
+	for id := range h.gone {
 		out = append(out, id)
 	}
 	return out
@@ -304,6 +344,12 @@ func (h *Host) downList() []string {
 func (h *Host) tell(k *kindState, id string, msg any, broadcast bool) error {
 	if h.closing.Load() {
 		return ErrStopped
+	}
+	if h.cfg.SerializeMessages {
+		var err error
+		if msg, err = roundTrip(msg); err != nil {
+			return err
+		}
 	}
 	v := h.view.Load()
 	var targets []*node
@@ -349,7 +395,7 @@ func (h *Host) tell(k *kindState, id string, msg any, broadcast bool) error {
 			defer cancel()
 			c, err := h.peerConn(ctx, n)
 			if err == nil {
-				err = c.write(f)
+				err = c.write(f, time.Time{})
 			}
 			if err != nil {
 				h.log.Warn("grain tell failed", zapKind(k.def.Name, id), zap.String("peer", n.id), zapErr(err))

@@ -3,6 +3,7 @@ package grain
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/foundation-go/foundation/internal/protos"
 )
@@ -46,8 +47,11 @@ func (h *Host) locate(ctx context.Context, v *view, k *kindState, id, stale stri
 		return loc, nil
 	}
 	r, err := h.requestPeer(ctx, owner, &protos.GrainFrame{Type: protos.GrainFrame_LOCATE, Kind: k.def.Name,
-		Identity: id, Member: h.self, Stale: stale, Down: h.downList()})
+		Identity: id, Member: h.self, Stale: stale, Down: h.goneList(), View: v.id})
 	if err != nil {
+		if !isRetry(err) && ctx.Err() == nil {
+			err = retryErr("locate", err) // a LOCATE may be repeated
+		}
 		return "", err
 	}
 	if r.Status != protos.GrainFrame_OK {
@@ -143,6 +147,9 @@ func (h *Host) place(ctx context.Context, v *view, k *kindState, id, requester s
 	}
 	r, err := h.requestPeer(ctx, target, &protos.GrainFrame{Type: protos.GrainFrame_ACTIVATE, Kind: k.def.Name, Identity: id})
 	if err != nil {
+		if !isRetry(err) && ctx.Err() == nil {
+			err = retryErr("activate", err) // an ACTIVATE may be repeated
+		}
 		return "", err
 	}
 	if r.Status != protos.GrainFrame_OK {
@@ -171,6 +178,6 @@ func (h *Host) tellOwnerDeactivated(k *kindState, id string) {
 	ctx, cancel := context.WithTimeout(h.ctx, dialTimeout)
 	defer cancel()
 	if c, err := h.peerConn(ctx, owner); err == nil {
-		_ = c.write(&protos.GrainFrame{Type: protos.GrainFrame_DEACTIVATED, Kind: k.def.Name, Identity: id, Member: h.self})
+		_ = c.write(&protos.GrainFrame{Type: protos.GrainFrame_DEACTIVATED, Kind: k.def.Name, Identity: id, Member: h.self}, time.Time{})
 	}
 }

@@ -1,8 +1,30 @@
 package grain
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Errors returned by this package. Compare them with errors.Is.
+//
+// A call is delivered at most once: a request that reached a grain's
+// Receive is never run again by Foundation. Errors fall in two classes:
+//
+//   - Not delivered, safe to retry: ErrUnknownKind, ErrNoMemberForKind,
+//     ErrInvalid, ErrNotSerializable (of the request), ErrStopped, and
+//     ErrTimeout when it does not also match ErrOutcomeUnknown (the
+//     deadline passed before the request was sent: no member to place it
+//     on, or the views did not agree in time).
+//   - Outcome unknown or handled: ErrOutcomeUnknown (the request was sent
+//     and the connection was lost, or the deadline passed, before the
+//     answer came: Receive may or may not have run), ErrActivationCrashed
+//     (Receive panicked: it ran, partly), ErrRemote and any error Receive
+//     returned (it ran), ErrActivationFailed (OnActivate failed: Receive
+//     did not run, but OnActivate's effects happened), ErrBadReply (it ran).
+//
+// Within its deadline a call retries on its own everything that happened
+// before its request was sent (a topology change, a passivated or moving
+// activation, a member that is not ready): those never surface.
 var (
 	// ErrUnknownKind: the kind was never declared on this member
 	// (Config.Kinds), or the member that received the call does not host it.
@@ -12,8 +34,17 @@ var (
 	// hosted by the caller).
 	ErrNoMemberForKind = errors.New("grain: no member hosts the kind")
 	// ErrTimeout: the call's deadline passed (it also matches
-	// context.DeadlineExceeded).
+	// context.DeadlineExceeded). When the request had been sent, the error
+	// also matches ErrOutcomeUnknown.
 	ErrTimeout = errors.New("grain: call timed out")
+	// ErrOutcomeUnknown: the request was sent but no answer came (the
+	// connection to the grain's member was lost, or the deadline passed):
+	// the grain may or may not have handled it. It is not retried.
+	ErrOutcomeUnknown = errors.New("grain: outcome unknown")
+	// ErrActivationCrashed: the grain's Receive panicked on the request;
+	// the activation ended (the next call activates it again). The request
+	// is not retried.
+	ErrActivationCrashed = errors.New("grain: activation crashed")
 	// ErrActivationFailed: OnActivate returned an error, which is wrapped
 	// (locally) or quoted (from another member).
 	ErrActivationFailed = errors.New("grain: activation failed")
@@ -32,14 +63,26 @@ var (
 )
 
 // errRetry marks transient failures that a call retries within its
-// deadline: a topology change, a lost connection, a passivated activation.
-type errRetry struct{ why string }
+// deadline because nothing was delivered: a topology change, a connection
+// that could not be opened, a passivated activation.
+type errRetry struct {
+	why string
+	err error // the cause, if any
+}
 
 func (e *errRetry) Error() string { return "grain: retry: " + e.why }
 
-func retry(why string) error { return &errRetry{why} }
+func (e *errRetry) Unwrap() error { return e.err }
+
+func retry(why string) error { return &errRetry{why: why} }
+
+// retryErr is a retry caused by err.
+func retryErr(why string, err error) error { return &errRetry{why: why + ": " + err.Error(), err: err} }
 
 func isRetry(err error) bool {
 	var r *errRetry
 	return errors.As(err, &r)
 }
+
+// errUnknownOutcome is ErrOutcomeUnknown with why.
+func errUnknownOutcome(why string) error { return fmt.Errorf("%w: %s", ErrOutcomeUnknown, why) }

@@ -2,7 +2,6 @@ package grain_test
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"testing"
 	"time"
@@ -136,7 +135,7 @@ func index(s, sub string) int {
 }
 
 func TestBadConfig(t *testing.T) {
-	kind := func(k grain.Kind) grain.Config { return grain.Config{Cluster: "clustertest", Kinds: []grain.Kind{k}} }
+	kind := func(k grain.Kind) grain.Config { return grain.Config{Kinds: []grain.Kind{k}} }
 	cases := []struct {
 		name string
 		cfg  grain.Config
@@ -145,28 +144,18 @@ func TestBadConfig(t *testing.T) {
 		{"empty name", kind(grain.Kind{}), "Kind.Name"},
 		{"role without labels", kind(grain.Kind{Name: "r", Placement: grain.Role}), "Kind.Role"},
 		{"unknown placement", kind(grain.Kind{Name: "p", Placement: grain.Placement(42)}), "Placement"},
-		{"no cluster", grain.Config{}, "Config.Cluster"},
-		{"negative timeout", grain.Config{Cluster: "clustertest", CallTimeout: -1}, "Config.CallTimeout"},
-		{"retry max below min", grain.Config{Cluster: "clustertest", RetryMin: time.Second, RetryMax: time.Millisecond}, "Config.RetryMax"},
-		{"TLS without a certificate", grain.Config{Cluster: "clustertest", TLS: &tls.Config{}}, "Config.TLS"},
+		{"negative timeout", grain.Config{CallTimeout: -1}, "Config.CallTimeout"},
+		{"retry max below min", grain.Config{RetryMin: time.Second, RetryMax: time.Millisecond}, "Config.RetryMax"},
+		{"kind declared twice", grain.Config{Kinds: []grain.Kind{{Name: "k"}, {Name: "k"}}}, "declared twice"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c := startCluster(t, 1, func(int) []grain.Kind { return nil })
 			m := c.Member(0)
-			_, err := grain.NewHost(m.System, m.Membership, mustListen(t), tc.cfg)
+			_, err := grain.NewHost(m.System, m.Membership, tc.cfg)
 			if !errors.Is(err, grain.ErrInvalid) || !contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want ErrInvalid naming %q", err, tc.want)
 			}
 		})
 	}
-}
-
-func mustListen(t *testing.T) *grain.Listener {
-	l, err := grain.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = l.Close() })
-	return l
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +24,43 @@ type registry struct {
 	events []string
 	// activeMax: the most live activations one identity ever had at once.
 	activeMax map[string]int
+	// stable: the membership is settled; violations records every
+	// activation that made an identity live twice while it was.
+	stable     bool
+	violations []string
+	// activations counts OnActivate calls, when set.
+	activations *atomic.Int64
+}
+
+// setStable marks the membership settled (or changing).
+func (r *registry) setStable(stable bool) {
+	r.mu.Lock()
+	r.stable = stable
+	r.mu.Unlock()
+}
+
+// stableViolations returns the duplicate activations seen while stable.
+func (r *registry) stableViolations() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.violations)
+}
+
+// maxActive returns the most live activations any identity of the kinds
+// ever had at once, and which.
+func (r *registry) maxActive(kinds ...string) (int, string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	best, which := 0, ""
+	for k, n := range r.activeMax {
+		if len(kinds) > 0 && !slices.Contains(kinds, strings.SplitN(k, "/", 2)[0]) {
+			continue
+		}
+		if n > best {
+			best, which = n, k
+		}
+	}
+	return best, which
 }
 
 func newRegistry() *registry {
@@ -47,6 +85,9 @@ func (r *registry) on(key, member string, delta int) {
 	}
 	if total > r.activeMax[key] {
 		r.activeMax[key] = total
+	}
+	if r.stable && delta > 0 && total > 1 {
+		r.violations = append(r.violations, fmt.Sprintf("%s live %d times while the membership was stable: %v", key, total, m))
 	}
 	if delta > 0 {
 		r.events = append(r.events, "activate "+key+" on "+member)
@@ -99,7 +140,8 @@ func (r *registry) liveCount() int {
 	return n
 }
 
-// counter counts the calls it receives and reports its member.
+// counter counts the calls it receives and reports its member. The string
+// "panic" makes Receive panic.
 type counter struct {
 	reg   *registry
 	count int64
@@ -110,6 +152,9 @@ type counter struct {
 }
 
 func (c *counter) OnActivate(ctx *grain.Context) error {
+	if c.reg.activations != nil {
+		c.reg.activations.Add(1)
+	}
 	if c.failActivate != nil {
 		return c.failActivate
 	}
@@ -130,8 +175,11 @@ func (c *counter) Receive(ctx *grain.Context, msg any) (any, error) {
 		c.count += m.Value
 		return wrapperspb.String(ctx.Member()), nil
 	case *wrapperspb.StringValue:
-		if m.Value == "fail" {
+		switch m.Value {
+		case "fail":
 			return nil, fmt.Errorf("asked to fail")
+		case "panic":
+			panic("asked to panic")
 		}
 		return wrapperspb.Int64(c.count), nil
 	}

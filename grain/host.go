@@ -2,9 +2,7 @@ package grain
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
-	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -18,12 +16,6 @@ import (
 
 // Config configures a Host. Zero values are the defaults.
 type Config struct {
-	// Cluster is the cluster name; grain connections from other clusters
-	// are refused. Required.
-	Cluster string
-	// Secret authenticates grain connections (an HMAC in their hello), as
-	// it does membership packets.
-	Secret []byte
 	// Kinds are the kinds this member calls or hosts (those with New).
 	Kinds []Kind
 	// CallTimeout bounds a call whose ctx has no deadline. Default: 5s.
@@ -31,18 +23,15 @@ type Config struct {
 	// RetryMin and RetryMax bound the backoff between attempts of a call
 	// across topology changes. Defaults: 1ms and 50ms.
 	RetryMin, RetryMax time.Duration
-	// Logger records activations failures, moves and rejected peers. Nil:
+	// SerializeMessages makes calls and tells within this member pass
+	// their messages and replies through protobuf serialization too, so a
+	// message that could not cross members fails (ErrNotSerializable) in a
+	// one-member test as it would in a cluster. graintest turns it on.
+	// Default: off (local messages are passed as they are).
+	SerializeMessages bool
+	// Logger records activation failures, moves and rejected peers. Nil:
 	// no logging.
 	Logger *zap.Logger
-	// TLS, when set, runs every grain connection over mutual TLS: the
-	// listener presents TLS.Certificates and requires a client certificate
-	// verified by TLS.ClientCAs (ClientAuth defaults to
-	// RequireAndVerifyClientCert), and a dial presents the same
-	// certificates and verifies the peer with TLS.RootCAs against the host
-	// of its grain address (unless ServerName is set). The secret's hello
-	// is still exchanged inside. Nil: plain TCP, authenticated by the hello
-	// but not encrypted.
-	TLS *tls.Config
 }
 
 // Host runs grains on one member: it activates the identities placed here,
@@ -53,7 +42,6 @@ type Host struct {
 	cfg  Config
 	sys  *actor.System
 	ms   *cluster.Membership
-	ln   *Listener
 	log  *zap.Logger
 	self string
 
@@ -62,7 +50,7 @@ type Host struct {
 	load  atomic.Int64 // live local activations
 
 	topoMu sync.Mutex
-	down   map[string]bool // members found dead before the view dropped them
+	gone   map[string]time.Time // members whose cluster port refused us, recently
 
 	peersMu sync.Mutex
 	peers   map[string]*conn
@@ -102,15 +90,25 @@ type act struct {
 	gone     chan struct{} // closed when the activation has ended
 }
 
-// NewHost returns a Host for the member of sys and ms, serving grain traffic
-// on ln. ms's own member must carry AddressLabel = ln.Addr() and list the
-// kinds with a New.
-func NewHost(sys *actor.System, ms *cluster.Membership, ln *Listener, cfg Config) (*Host, error) {
-	if sys == nil || ms == nil || ln == nil {
-		return nil, fmt.Errorf("%w: NewHost needs a System, a Membership and a Listener", ErrInvalid)
+// holding is what a holds for the claim decision. k.mu must be held.
+func (a *act) holding() holding {
+	switch {
+	case a == nil:
+		return holdsNothing
+	case a.pid == nil:
+		return holdsActivating
+	case a.stopping:
+		return holdsStopping
 	}
-	if cfg.Cluster == "" {
-		return nil, fmt.Errorf("%w: Config.Cluster is empty", ErrInvalid)
+	return holdsActive
+}
+
+// NewHost returns a Host for the member of sys and ms. The member (ms's
+// Self) must list the kinds that have a New. Start serves grain streams on
+// ms's cluster port.
+func NewHost(sys *actor.System, ms *cluster.Membership, cfg Config) (*Host, error) {
+	if sys == nil || ms == nil {
+		return nil, fmt.Errorf("%w: NewHost needs a System and a Membership", ErrInvalid)
 	}
 	if cfg.CallTimeout < 0 || cfg.RetryMin < 0 || cfg.RetryMax < 0 {
 		return nil, fmt.Errorf("%w: Config.CallTimeout, RetryMin and RetryMax must be >= 0", ErrInvalid)
@@ -132,26 +130,11 @@ func NewHost(sys *actor.System, ms *cluster.Membership, ln *Listener, cfg Config
 			return nil, err
 		}
 	}
-	if cfg.TLS != nil {
-		if len(cfg.TLS.Certificates) == 0 && cfg.TLS.GetCertificate == nil {
-			return nil, fmt.Errorf("%w: Config.TLS has no certificate (Certificates or GetCertificate)", ErrInvalid)
-		}
-		cfg.TLS = cfg.TLS.Clone()
-		if cfg.TLS.ClientAuth == tls.NoClientCert {
-			cfg.TLS.ClientAuth = tls.RequireAndVerifyClientCert
-		}
-		if cfg.TLS.MinVersion == 0 {
-			cfg.TLS.MinVersion = tls.VersionTLS12
-		}
-	}
 	self := ms.Self()
-	if got := self.Labels[AddressLabel]; !sameAddr(got, ln.Addr()) {
-		return nil, fmt.Errorf("%w: the member's label %s is %q, want the listener's address %q", ErrInvalid, AddressLabel, got, ln.Addr())
-	}
 	h := &Host{
-		cfg: cfg, sys: sys, ms: ms, ln: ln, self: self.ID,
+		cfg: cfg, sys: sys, ms: ms, self: self.ID,
 		kinds:   make(map[string]*kindState, len(cfg.Kinds)),
-		down:    make(map[string]bool),
+		gone:    make(map[string]time.Time),
 		peers:   make(map[string]*conn),
 		dialing: make(map[string]*dialing),
 		conns:   make(map[*conn]struct{}),
@@ -181,19 +164,24 @@ func NewHost(sys *actor.System, ms *cluster.Membership, ln *Listener, cfg Config
 	return h, nil
 }
 
-// Start serves grain connections and follows the membership view.
+// Start serves grain streams on the member's cluster port and follows the
+// membership view.
 func (h *Host) Start(context.Context) error {
 	if h.closing.Load() {
 		return ErrStopped
 	}
+	var err error
 	h.startOnce.Do(func() {
 		events, unsub := h.ms.Subscribe(1024)
 		h.unsub = unsub
 		h.refresh()
-		h.goFunc(h.acceptLoop)
+		if err = h.ms.Handle(cluster.ProtocolGrain, h.serveStream); err != nil {
+			unsub()
+			return
+		}
 		h.goFunc(func() { h.followView(events) })
 	})
-	return nil
+	return err
 }
 
 // Self is this member's id.
@@ -237,7 +225,7 @@ func (h *Host) shutdown() {
 	if h.unsub != nil {
 		h.unsub()
 	}
-	_ = h.ln.Close()
+	_ = h.ms.Handle(cluster.ProtocolGrain, nil)
 	h.connMu.Lock()
 	cs := make([]*conn, 0, len(h.conns))
 	for c := range h.conns {
@@ -290,7 +278,8 @@ func (h *Host) untrack(c *conn) {
 }
 
 // followView rebuilds the view on every membership event and moves what no
-// longer belongs here.
+// longer belongs here: identities placed elsewhere now, and every exclusive
+// and sticky activation when this member stops serving (fenced, downed).
 func (h *Host) followView(events <-chan cluster.MemberEvent) {
 	for {
 		select {
@@ -300,9 +289,7 @@ func (h *Host) followView(events <-chan cluster.MemberEvent) {
 			if !ok {
 				return
 			}
-			if ev.Kind == cluster.Removed || ev.Kind == cluster.Left {
-				h.forgetPeer(ev.Member.ID)
-			}
+			h.onEvent(ev)
 			// Coalesce a burst of events into one rebuild.
 			for more := true; more; {
 				select {
@@ -310,9 +297,7 @@ func (h *Host) followView(events <-chan cluster.MemberEvent) {
 					if !ok {
 						return
 					}
-					if ev.Kind == cluster.Removed || ev.Kind == cluster.Left {
-						h.forgetPeer(ev.Member.ID)
-					}
+					h.onEvent(ev)
 				default:
 					more = false
 				}
@@ -323,8 +308,18 @@ func (h *Host) followView(events <-chan cluster.MemberEvent) {
 	}
 }
 
-// forgetPeer drops a member that left the view: its connection, its down
-// mark (the view no longer lists it).
+func (h *Host) onEvent(ev cluster.MemberEvent) {
+	switch ev.Kind {
+	case cluster.Removed, cluster.Left:
+		h.forgetPeer(ev.Member.ID)
+	case cluster.SelfChanged:
+		if ev.Self != cluster.Serving && ev.Self != cluster.Stopped {
+			h.log.Warn("this member stops hosting exclusive grains", zap.String("status", ev.Self.String()), zap.String("reason", ev.Reason))
+		}
+	}
+}
+
+// forgetPeer drops a member that left the view: its connection.
 func (h *Host) forgetPeer(id string) {
 	h.peersMu.Lock()
 	c := h.peers[id]
@@ -335,72 +330,34 @@ func (h *Host) forgetPeer(id string) {
 	}
 }
 
-// refresh rebuilds the view from the membership and the down marks.
+// refresh rebuilds the view from the membership.
 func (h *Host) refresh() {
-	members := h.ms.Members()
+	cv := h.ms.View()
 	h.topoMu.Lock()
 	defer h.topoMu.Unlock()
-	present := make(map[string]bool, len(members))
-	nodes := make([]*node, 0, len(members))
-	for _, m := range members {
-		present[m.ID] = true
-		n := &node{id: m.ID, grain: m.Labels[AddressLabel], labels: m.Labels, kinds: make(map[string]bool, len(m.Kinds)), started: m.Started}
-		for _, k := range m.Kinds {
-			n.kinds[k] = true
-		}
-		nodes = append(nodes, n)
-	}
-	for id := range h.down {
-		if !present[id] {
-			delete(h.down, id)
+	for id, at := range h.gone {
+		if time.Since(at) > time.Minute {
+			delete(h.gone, id)
 		}
 	}
-	h.view.Store(buildView(h.self, nodes, h.down, h.kinds))
+	h.view.Store(buildView(h.self, cv, h.kinds))
 }
 
-// markDown records that member id is dead (its grain port refuses
-// connections) before the membership removes it, and re-places what it
-// held.
-func (h *Host) markDown(id, why string) {
-	if id == h.self {
-		return
-	}
-	h.topoMu.Lock()
-	already := h.down[id]
-	h.down[id] = true
-	h.topoMu.Unlock()
-	if already {
-		return
-	}
-	h.log.Info("grain member down", zap.String("peer", id), zap.String("reason", why))
-	h.forgetPeer(id)
-	h.refresh()
-	h.spawnTracked(h.rebalance)
-}
-
-func (h *Host) isDown(id string) bool {
-	h.topoMu.Lock()
-	defer h.topoMu.Unlock()
-	return h.down[id]
-}
-
-// rebalance deactivates local activations of exclusive kinds that the view
-// now places elsewhere, and drops directory entries and cached locations
-// that point at members gone from the view.
+// rebalance deactivates local activations that the view no longer keeps
+// here (keepHere), and drops directory entries and cached locations that
+// point at members gone from the view.
 func (h *Host) rebalance() {
 	v := h.view.Load()
 	for name, k := range h.kinds {
 		var move []*act
 		k.mu.Lock()
-		if k.def.Placement.exclusive() {
-			for id, a := range k.acts {
-				if a.pid == nil || a.stopping {
-					continue
-				}
-				if n := v.place(k.def.Placement, name, id); n == nil || n.id != h.self {
-					a.stopping = true
-					move = append(move, a)
-				}
+		for id, a := range k.acts {
+			if a.pid == nil || a.stopping {
+				continue
+			}
+			if !keepHere(v, k.def.Placement, name, id) {
+				a.stopping = true
+				move = append(move, a)
 			}
 		}
 		if k.def.Placement.sticky() {
@@ -459,14 +416,13 @@ func (h *Host) deactivateAll(ctx context.Context) error {
 	return nil
 }
 
-// ViewSize is the number of members in this host's view, dead ones (down)
-// excluded.
-func (h *Host) ViewSize() int { return len(h.view.Load().nodes) }
-
-// sameAddr reports whether an announced grain address has the listener's
-// port (its host may be the advertised one of a wildcard listener).
-func sameAddr(announced, listening string) bool {
-	_, ap, err1 := net.SplitHostPort(announced)
-	_, lp, err2 := net.SplitHostPort(listening)
-	return err1 == nil && err2 == nil && ap == lp
+// ViewSize is the number of Up members in this host's view.
+func (h *Host) ViewSize() int {
+	n := 0
+	for _, x := range h.view.Load().nodes {
+		if x.up {
+			n++
+		}
+	}
+	return n
 }

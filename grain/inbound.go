@@ -21,9 +21,9 @@ func (h *Host) inbound(c *conn, f *protos.GrainFrame) {
 		if !h.spawnTracked(func() {
 			r := h.serve(k, f)
 			r.Type, r.Id = protos.GrainFrame_RESPONSE, f.Id
-			_ = c.write(r)
+			_ = c.write(r, time.Time{})
 		}) {
-			_ = c.write(&protos.GrainFrame{Type: protos.GrainFrame_RESPONSE, Id: f.Id, Status: protos.GrainFrame_STOPPING})
+			_ = c.write(&protos.GrainFrame{Type: protos.GrainFrame_RESPONSE, Id: f.Id, Status: protos.GrainFrame_STOPPING}, time.Time{})
 		}
 	case protos.GrainFrame_TELL:
 		if k == nil || !k.hosted {
@@ -66,8 +66,12 @@ func (h *Host) serve(k *kindState, f *protos.GrainFrame) *protos.GrainFrame {
 	h.checkDown(ctx, f.Down)
 	switch f.Type {
 	case protos.GrainFrame_CLAIM:
-		return h.onClaim(ctx, k, f.Identity)
+		return h.onClaim(ctx, k, f.Identity, f.View)
 	case protos.GrainFrame_LOCATE:
+		if f.View != 0 && f.View != h.view.Load().id {
+			r.Status = protos.GrainFrame_STALE
+			return r
+		}
 		loc, err := h.locateHere(ctx, k, f.Identity, f.Member, f.Stale)
 		if err != nil {
 			return errFrame(err)
@@ -125,8 +129,14 @@ func errFrame(err error) *protos.GrainFrame {
 		r.Status = protos.GrainFrame_ACTIVATION_FAILED
 	case errors.Is(err, ErrStopped):
 		r.Status = protos.GrainFrame_STOPPING
+	case errors.Is(err, ErrActivationCrashed):
+		r.Status = protos.GrainFrame_CRASHED
 	case errors.Is(err, ErrUnknownKind):
 		r.Status = protos.GrainFrame_UNKNOWN_KIND
+	case errors.Is(err, ErrOutcomeUnknown):
+		// The request was handed to the activation and its deadline
+		// passed: the caller's deadline has passed too.
+		r.Status = protos.GrainFrame_ERROR
 	case errors.Is(err, ErrNoMemberForKind), isRetry(err), errors.Is(err, context.DeadlineExceeded):
 		r.Status = protos.GrainFrame_WRONG_MEMBER
 	default:
@@ -135,21 +145,22 @@ func errFrame(err error) *protos.GrainFrame {
 	return r
 }
 
-// checkDown verifies the members a caller found dead: those whose grain
-// port refuses connections here too are marked down, so that this member
-// places their grains as the caller does.
+// checkDown verifies the members a caller found gone: dialling one whose
+// cluster port refuses connections here too makes this member's membership
+// remove it, so that this member places its grains as the caller does.
 func (h *Host) checkDown(ctx context.Context, ids []string) {
 	if len(ids) == 0 {
 		return
 	}
 	v := h.view.Load()
 	for _, id := range ids {
-		n := v.nodes[id]
-		if n == nil || id == h.self {
+		if v.nodes[id] == nil || id == h.self {
 			continue
 		}
-		if _, err := h.peerConn(ctx, n); err != nil && !h.isDown(id) {
-			h.log.Debug("member reported down is not refusing here", zap.String("peer", id), zapErr(err))
+		n := v.nodes[id]
+		if _, err := h.peerConn(ctx, n); err != nil {
+			h.log.Debug("member reported gone", zap.String("peer", id), zapErr(err))
 		}
 	}
+	h.refresh()
 }

@@ -1,59 +1,83 @@
 package grain
 
 import (
+	"fmt"
+	"hash/fnv"
+	"maps"
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/foundation-go/foundation/cluster"
 )
 
 // This file is the placement core: pure functions of a view, with no
-// goroutines and no clock, tested on their own.
+// goroutines and no clock, tested on their own. decide.go holds the claim
+// and move decisions built on it.
 
 // node is one member as placement sees it.
 type node struct {
 	id      string
-	grain   string // host:port of its grain listener
 	labels  map[string]string
 	kinds   map[string]bool
 	started time.Time
+	up      bool // Up in the membership view (not Unreachable)
 }
 
-// view is one member's picture of the cluster for placement: the members
-// hosting each kind, dead ones excluded. It is immutable once built.
+// view is one member's picture of the cluster for placement. It is
+// immutable once built.
 type view struct {
-	self  string
+	self string
+	// serving: this member may hold exclusive and sticky activations (it
+	// joined a cluster and its side would survive a split).
+	serving bool
+	// nodes: every member of the view, Up or Unreachable.
 	nodes map[string]*node
-	// hosts: per kind, the members that may activate it (role-filtered for
-	// Role kinds), sorted by id.
+	// hosts: per kind, the Up members that may activate it (role-filtered
+	// for Role kinds), sorted by id: where placement puts identities.
 	hosts map[string][]*node
+	// claimees: per kind, every member that may hold an activation of it,
+	// Unreachable ones included: whom a new activation must claim from.
+	claimees map[string][]*node
+	// id identifies the view: two members with the same members, status,
+	// kinds and labels have the same id.
+	id uint64
 }
 
-// buildView makes a view of members minus down, for the declared kinds.
-func buildView(self string, members []*node, down map[string]bool, kinds map[string]*kindState) *view {
-	v := &view{self: self, nodes: make(map[string]*node, len(members)), hosts: make(map[string][]*node, len(kinds))}
-	for _, n := range members {
-		if down[n.id] {
-			continue
+// buildView makes the placement view of a membership view, for the
+// declared kinds.
+func buildView(self string, cv cluster.View, kinds map[string]*kindState) *view {
+	v := &view{self: self, serving: cv.Self == cluster.Serving, nodes: make(map[string]*node, len(cv.Members)),
+		hosts: make(map[string][]*node, len(kinds)), claimees: make(map[string][]*node, len(kinds))}
+	members := slices.Clone(cv.Members)
+	slices.SortFunc(members, func(a, b cluster.Member) int { return strings.Compare(a.ID, b.ID) })
+	h := fnv.New64a()
+	for _, m := range members {
+		n := &node{id: m.ID, labels: m.Labels, kinds: make(map[string]bool, len(m.Kinds)), started: m.Started, up: m.Status == cluster.Up}
+		for _, k := range m.Kinds {
+			n.kinds[k] = true
 		}
-		v.nodes[n.id] = n
+		v.nodes[m.ID] = n
+		fmt.Fprintf(h, "%s|%d|%q|", m.ID, m.Status, slices.Sorted(slices.Values(m.Kinds)))
+		for _, k := range slices.Sorted(maps.Keys(m.Labels)) {
+			fmt.Fprintf(h, "%q=%q,", k, m.Labels[k])
+		}
+		h.Write([]byte{0})
 	}
-	ids := make([]string, 0, len(v.nodes))
-	for id := range v.nodes {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	v.id = h.Sum64()
 	for name, k := range kinds {
-		var hs []*node
-		for _, id := range ids {
-			n := v.nodes[id]
-			if !n.kinds[name] {
+		var hs, cs []*node
+		for _, m := range members {
+			n := v.nodes[m.ID]
+			if !n.kinds[name] || (k.def.Placement == Role && !roleMatch(n.labels, k.def.Role)) {
 				continue
 			}
-			if k.def.Placement == Role && !roleMatch(n.labels, k.def.Role) {
-				continue
+			cs = append(cs, n)
+			if n.up {
+				hs = append(hs, n)
 			}
-			hs = append(hs, n)
 		}
-		v.hosts[name] = hs
+		v.hosts[name], v.claimees[name] = hs, cs
 	}
 	return v
 }

@@ -3,9 +3,6 @@ package grain
 import (
 	"bufio"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -13,49 +10,26 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
+	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/foundation-go/foundation/cluster"
 	"github.com/foundation-go/foundation/internal/protos"
 )
 
-// Grain traffic between members goes over its own TCP connections: one
-// stream of length-prefixed GrainFrames per direction and pair of members,
-// opened by a HELLO that proves the cluster secret. A connection that a
-// peer's kernel refuses (nothing listens: the process is dead) marks that
-// member down at once, well before heartbeats would.
+// Grain traffic between members goes over ProtocolGrain streams of the
+// members' cluster ports (cluster.Membership.Dial and Handle), which the
+// membership authenticates (and runs over mutual TLS when configured): one
+// stream of length-prefixed GrainFrames per direction and pair of members.
+// A stream the peer's kernel refuses (nothing listens: the process is
+// dead) makes the membership remove that member at once, well before SWIM
+// would.
 
-// maxFrame bounds one frame (64 MiB).
+// maxFrame bounds one frame (64 MiB). Frames are read only after the
+// stream's handshake proved the cluster secret.
 const maxFrame = 64 << 20
-
-// Listener is the grain port of a member. Open it before the member's
-// membership starts so that its address can be announced in the member's
-// labels (AddressLabel).
-type Listener struct {
-	ln net.Listener
-}
-
-// AddressLabel is the member label that carries the host:port of its grain
-// listener.
-const AddressLabel = "foundation.grain"
-
-// Listen opens a grain listener on addr (host:port; port 0 picks a free
-// one).
-func Listen(addr string) (*Listener, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("grain: listen on %q: %w", addr, err)
-	}
-	return &Listener{ln: ln}, nil
-}
-
-// Addr is the listener's host:port.
-func (l *Listener) Addr() string { return l.ln.Addr().String() }
-
-// Close closes the listener; a Host closes its own on Stop.
-func (l *Listener) Close() error { return l.ln.Close() }
 
 func encodeFrame(f *protos.GrainFrame) ([]byte, error) {
 	b := make([]byte, 4, 4+proto.Size(f))
@@ -63,10 +37,15 @@ func encodeFrame(f *protos.GrainFrame) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(b)-4 > maxFrame {
+		return nil, fmt.Errorf("%w: a frame of %d bytes exceeds %d", ErrNotSerializable, len(b)-4, maxFrame)
+	}
 	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
 	return b, nil
 }
 
+// readFrame reads one frame. It never allocates more than maxFrame, and
+// allocates a large frame's buffer only as its bytes arrive.
 func readFrame(r *bufio.Reader) (*protos.GrainFrame, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
@@ -76,44 +55,26 @@ func readFrame(r *bufio.Reader) (*protos.GrainFrame, error) {
 	if n > maxFrame {
 		return nil, fmt.Errorf("grain: frame of %d bytes exceeds %d", n, maxFrame)
 	}
-	buf := make([]byte, n)
-	if _, err := io.ReadFull(r, buf); err != nil {
-		return nil, err
+	var buf []byte
+	if n <= 64<<10 {
+		buf = make([]byte, n)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, err
+		}
+	} else {
+		var err error
+		if buf, err = io.ReadAll(io.LimitReader(r, int64(n))); err != nil {
+			return nil, err
+		}
+		if len(buf) != int(n) {
+			return nil, io.ErrUnexpectedEOF
+		}
 	}
 	f := &protos.GrainFrame{}
 	if err := proto.Unmarshal(buf, f); err != nil {
 		return nil, fmt.Errorf("grain: bad frame: %w", err)
 	}
 	return f, nil
-}
-
-func helloMAC(secret []byte, cluster, member string) []byte {
-	m := hmac.New(sha256.New, secret)
-	var b []byte
-	for _, s := range []string{"foundation-grain-hello-v1", cluster, member} {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
-	}
-	m.Write(b)
-	return m.Sum(nil)
-}
-
-func (h *Host) hello() *protos.GrainFrame {
-	return &protos.GrainFrame{Type: protos.GrainFrame_HELLO, Member: h.self, Cluster: h.cfg.Cluster,
-		Auth: helloMAC(h.cfg.Secret, h.cfg.Cluster, h.self)}
-}
-
-func (h *Host) checkHello(f *protos.GrainFrame) error {
-	if f.Type != protos.GrainFrame_HELLO {
-		return errors.New("first frame is not a hello")
-	}
-	if f.Cluster != h.cfg.Cluster {
-		return fmt.Errorf("cluster %q is not %q", f.Cluster, h.cfg.Cluster)
-	}
-	if !hmac.Equal(f.Auth, helloMAC(h.cfg.Secret, f.Cluster, f.Member)) {
-		return errors.New("bad cluster secret")
-	}
-	return nil
 }
 
 // conn is one grain connection. Writes are serialized by wmu; the side that
@@ -134,12 +95,19 @@ func newConn(h *Host, c net.Conn, peer string) *conn {
 	return &conn{h: h, c: c, peer: peer, pending: make(map[uint64]chan *protos.GrainFrame)}
 }
 
-func (c *conn) write(f *protos.GrainFrame) error {
+// write sends f, giving up at deadline (the zero time: writeTimeout from
+// now). A write that fails or times out closes the connection: a frame
+// half written cannot be taken back.
+func (c *conn) write(f *protos.GrainFrame, deadline time.Time) error {
 	b, err := encodeFrame(f)
 	if err != nil {
 		return err
 	}
+	if deadline.IsZero() {
+		deadline = time.Now().Add(writeTimeout)
+	}
 	c.wmu.Lock()
+	_ = c.c.SetWriteDeadline(deadline)
 	_, err = c.c.Write(b)
 	c.wmu.Unlock()
 	if err != nil {
@@ -149,9 +117,16 @@ func (c *conn) write(f *protos.GrainFrame) error {
 	return nil
 }
 
+// writeTimeout bounds a write that has no deadline of its own (answers,
+// tells).
+const writeTimeout = 5 * time.Second
+
 var chanPool = sync.Pool{New: func() any { return make(chan *protos.GrainFrame, 1) }}
 
 // request sends f and waits for its answer, ctx, or the connection's loss.
+// An error before f was written is a retry (not delivered); once it was
+// written, a lost connection or the end of ctx leaves the outcome unknown
+// (errUnknownOutcome, or ctx's error) and is not retried.
 func (c *conn) request(ctx context.Context, f *protos.GrainFrame) (*protos.GrainFrame, error) {
 	id := c.nextID.Add(1)
 	f.Id = id
@@ -164,15 +139,19 @@ func (c *conn) request(ctx context.Context, f *protos.GrainFrame) (*protos.Grain
 	}
 	c.pending[id] = ch
 	c.mu.Unlock()
-	if err := c.write(f); err != nil {
-		c.forget(id)
+	dl, _ := ctx.Deadline()
+	if err := c.write(f, dl); err != nil {
+		if !c.forget(id) {
+			<-ch
+		}
+		chanPool.Put(ch)
 		return nil, err
 	}
 	select {
 	case r := <-ch:
 		chanPool.Put(ch)
 		if r == nil {
-			return nil, retry("connection to " + c.peer + " lost")
+			return nil, errUnknownOutcome("the connection to " + c.peer + " was lost after the request was sent")
 		}
 		return r, nil
 	case <-ctx.Done():
@@ -180,7 +159,7 @@ func (c *conn) request(ctx context.Context, f *protos.GrainFrame) (*protos.Grain
 			<-ch // the answer (or the loss) is being delivered: take it
 		}
 		chanPool.Put(ch)
-		return nil, ctx.Err()
+		return nil, fmt.Errorf("%w: no answer from %s: %w", ErrOutcomeUnknown, c.peer, ctx.Err())
 	}
 }
 
@@ -228,15 +207,8 @@ func (c *conn) isClosed() bool {
 	return c.closed
 }
 
-// refused reports whether a dial error means nothing listens at the address.
-func refused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }
-
-// dialTimeout bounds one connection attempt.
-const dialTimeout = time.Second
-
-// peerConn returns the outbound connection to member n, dialling it when
-// needed. A refused dial, or a different member answering at n's address,
-// marks n down and returns a retry error.
+// peerConn returns the outbound connection to member n, opening one when
+// needed. Failing to open one is a retry: nothing was sent.
 func (h *Host) peerConn(ctx context.Context, n *node) (*conn, error) {
 	h.peersMu.Lock()
 	if c := h.peers[n.id]; c != nil && !c.isClosed() {
@@ -273,68 +245,41 @@ type dialing struct {
 	err  error
 }
 
+// dialTimeout bounds opening one connection.
+const dialTimeout = time.Second
+
 func (h *Host) dial(ctx context.Context, n *node) (*conn, error) {
 	if h.closing.Load() {
 		return nil, ErrStopped
 	}
-	if n.grain == "" {
-		return nil, retry("member " + n.id + " announces no grain address")
-	}
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	var d net.Dialer
-	nc, err := d.DialContext(dctx, "tcp", n.grain)
+	nc, err := h.ms.Dial(dctx, n.id, cluster.ProtocolGrain)
 	if err != nil {
-		if refused(err) {
-			h.markDown(n.id, "its grain port refuses connections")
+		if errors.Is(err, cluster.ErrMemberGone) {
+			h.noteGone(n.id)
 		}
-		return nil, retry("dial " + n.id + ": " + err.Error())
-	}
-	if tc, ok := nc.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true)
-	}
-	_ = nc.SetDeadline(time.Now().Add(dialTimeout))
-	if h.cfg.TLS != nil {
-		tc := tls.Client(nc, h.clientTLS(n.grain))
-		if err := tc.HandshakeContext(dctx); err != nil {
-			_ = nc.Close()
-			h.log.Warn("grain peer rejected", zapAddr(n.grain), zapErr(fmt.Errorf("TLS handshake: %w", err)))
-			return nil, retry("TLS handshake with " + n.id + ": " + err.Error())
+		if errors.Is(err, cluster.ErrHandshake) {
+			h.log.Warn("grain connection refused by its peer", zap.String("peer", n.id), zapErr(err))
 		}
-		nc = tc
+		return nil, retryErr("connecting to "+n.id, err)
 	}
 	c := newConn(h, nc, n.id)
-	br := bufio.NewReader(nc)
-	if err := c.write(h.hello()); err != nil {
-		_ = nc.Close()
-		return nil, err
-	}
-	f, err := readFrame(br)
-	if err != nil {
-		_ = nc.Close()
-		if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
-			// Closed during the handshake: stopping, or it rejected us.
-			return nil, retry("member " + n.id + " closed the connection")
-		}
-		return nil, retry("hello from " + n.id + ": " + err.Error())
-	}
-	if err := h.checkHello(f); err != nil {
-		_ = nc.Close()
-		h.log.Warn("grain peer rejected", zapAddr(n.grain), zapErr(err))
-		return nil, retry("hello from " + n.id + ": " + err.Error())
-	}
-	if f.Member != n.id {
-		_ = nc.Close()
-		h.markDown(n.id, "member "+f.Member+" now answers at its address")
-		return nil, retry("member " + n.id + " was replaced")
-	}
-	_ = nc.SetDeadline(time.Time{})
 	if !h.track(c) {
 		c.close()
 		return nil, ErrStopped
 	}
+	br := bufio.NewReader(nc)
 	h.goFunc(func() { h.clientLoop(c, br) })
 	return c, nil
+}
+
+// noteGone records a member whose cluster port refused a connection (the
+// membership removed it), for peers to check (GrainFrame.down).
+func (h *Host) noteGone(id string) {
+	h.topoMu.Lock()
+	h.gone[id] = time.Now()
+	h.topoMu.Unlock()
 }
 
 // clientLoop reads answers on an outbound connection.
@@ -352,65 +297,16 @@ func (h *Host) clientLoop(c *conn, br *bufio.Reader) {
 	}
 }
 
-// clientTLS is the TLS configuration of a dial to addr: the host's, with
-// the address's host as the name to verify unless one is configured.
-func (h *Host) clientTLS(addr string) *tls.Config {
-	if h.cfg.TLS.ServerName != "" {
-		return h.cfg.TLS
+// serveStream serves an inbound grain stream (cluster.StreamHandler).
+func (h *Host) serveStream(ctx context.Context, nc net.Conn, peer string) {
+	c := newConn(h, nc, peer)
+	if !h.track(c) {
+		_ = nc.Close()
+		return
 	}
-	c := h.cfg.TLS.Clone()
-	if host, _, err := net.SplitHostPort(addr); err == nil {
-		c.ServerName = host
-	}
-	return c
-}
-
-// acceptLoop serves inbound connections until the listener closes.
-func (h *Host) acceptLoop() {
-	for {
-		nc, err := h.ln.ln.Accept()
-		if err != nil {
-			return
-		}
-		if tc, ok := nc.(*net.TCPConn); ok {
-			_ = tc.SetNoDelay(true)
-		}
-		if h.cfg.TLS != nil {
-			nc = tls.Server(nc, h.cfg.TLS)
-		}
-		c := newConn(h, nc, "")
-		if !h.track(c) {
-			_ = nc.Close()
-			return
-		}
-		h.goFunc(func() { h.serveConn(c) })
-	}
-}
-
-func (h *Host) serveConn(c *conn) {
 	defer h.untrack(c)
 	defer c.close()
-	br := bufio.NewReader(c.c)
-	_ = c.c.SetDeadline(time.Now().Add(dialTimeout))
-	if tc, ok := c.c.(*tls.Conn); ok {
-		if err := tc.HandshakeContext(h.ctx); err != nil {
-			h.log.Warn("grain connection rejected", zapAddr(c.c.RemoteAddr().String()), zapErr(fmt.Errorf("TLS handshake: %w", err)))
-			return
-		}
-	}
-	f, err := readFrame(br)
-	if err != nil {
-		return
-	}
-	if err := h.checkHello(f); err != nil {
-		h.log.Warn("grain connection rejected", zapAddr(c.c.RemoteAddr().String()), zapErr(err))
-		return
-	}
-	c.peer = f.Member
-	if err := c.write(h.hello()); err != nil {
-		return
-	}
-	_ = c.c.SetDeadline(time.Time{})
+	br := bufio.NewReader(nc)
 	for {
 		f, err := readFrame(br)
 		if err != nil {

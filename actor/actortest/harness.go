@@ -506,7 +506,7 @@ func (h *Harness) protect(fn func()) {
 		to := h.replyTo
 		h.mu.Unlock()
 		if !to.IsZero() {
-			h.answer(to, fmt.Errorf("%w: %s crashed while handling the call: %v", actor.ErrNoProcess, actor.PIDString(h.self), err))
+			h.answer(to, fmt.Errorf("%w: %w: %s crashed while handling the call: %w", actor.ErrExited, actor.ErrNoProcess, actor.PIDString(h.self), err))
 		}
 		h.stop(actor.ErrorReason(err))
 	}()
@@ -556,7 +556,7 @@ func (h *Harness) finish() {
 	// Deferred calls still unanswered fail now, before Terminate, as in the
 	// runtime: their callers learn at once that the process is gone.
 	for k, r := range h.calls {
-		r.resolveLocked(fmt.Errorf("%w: %s exited before replying: %v", actor.ErrNoProcess, actor.PIDString(h.self), reason))
+		r.resolveLocked(fmt.Errorf("%w: %w: %s exited before replying: %v", actor.ErrExited, actor.ErrNoProcess, actor.PIDString(h.self), reason))
 		delete(h.calls, k)
 	}
 	h.mu.Unlock()

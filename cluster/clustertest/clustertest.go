@@ -17,6 +17,7 @@ import (
 	"github.com/foundation-go/foundation/actor"
 	"github.com/foundation-go/foundation/cluster"
 	"github.com/foundation-go/foundation/provider"
+	"google.golang.org/grpc"
 )
 
 // Options configures a test cluster. Zero values are the defaults.
@@ -25,9 +26,14 @@ type Options struct {
 	Name string
 	// Secret is the shared secret. Default "clustertest-secret".
 	Secret string
-	// HeartbeatInterval, SuspectAfter, RemoveAfter: membership timing.
-	// Defaults: the development profile's (100ms, 300ms, 200ms).
-	HeartbeatInterval, SuspectAfter, RemoveAfter time.Duration
+	// ProbeInterval, ProbeTimeout, GossipInterval, SuspicionMultiplier:
+	// SWIM timing. Defaults: the development profile's (100ms, 60ms, 50ms,
+	// 3).
+	ProbeInterval, ProbeTimeout, GossipInterval time.Duration
+	SuspicionMultiplier                         int
+	// SplitBrain configures the resolver. Default: keep-majority, with the
+	// development profile's stable-after (250ms) when StableAfter is zero.
+	SplitBrain cluster.ResolverConfig
 	// Logger: default zaptest at info level.
 	Logger *zap.Logger
 	// Kinds hosted by every member.
@@ -35,6 +41,22 @@ type Options struct {
 	// Layer, when set, makes a Layer for each new member (its index in
 	// the order of starts): something built on the member, such as grains.
 	Layer func(index int) Layer
+	// Seeds chooses the join candidates of member index among the cluster
+	// addresses of the members started before it (in order). Nil: all of
+	// them. SeedFirst gives each member only the first.
+	Seeds func(index int, earlier []string) []string
+	// MembershipOnly starts members without an actor System (System is
+	// nil), for clusters of many members.
+	MembershipOnly bool
+}
+
+// SeedFirst is an Options.Seeds that gives every member only the first
+// member's address.
+func SeedFirst(_ int, earlier []string) []string {
+	if len(earlier) == 0 {
+		return nil
+	}
+	return earlier[:1]
 }
 
 // Layer is something built on a member that starts and stops with it.
@@ -56,14 +78,20 @@ func (o Options) withDefaults(t testing.TB) Options {
 	if o.Secret == "" {
 		o.Secret = "clustertest-secret"
 	}
-	if o.HeartbeatInterval == 0 {
-		o.HeartbeatInterval = 100 * time.Millisecond
+	if o.ProbeInterval == 0 {
+		o.ProbeInterval = 100 * time.Millisecond
 	}
-	if o.SuspectAfter == 0 {
-		o.SuspectAfter = 300 * time.Millisecond
+	if o.ProbeTimeout == 0 {
+		o.ProbeTimeout = 60 * time.Millisecond
 	}
-	if o.RemoveAfter == 0 {
-		o.RemoveAfter = 200 * time.Millisecond
+	if o.GossipInterval == 0 {
+		o.GossipInterval = 50 * time.Millisecond
+	}
+	if o.SuspicionMultiplier == 0 {
+		o.SuspicionMultiplier = 3
+	}
+	if o.SplitBrain.StableAfter == 0 {
+		o.SplitBrain.StableAfter = 250 * time.Millisecond
 	}
 	if o.Logger == nil {
 		o.Logger = zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))
@@ -77,10 +105,10 @@ type Cluster struct {
 	t       testing.TB
 	opts    Options
 	Network *Network
-	seeds   *seedList
 
 	mu      sync.Mutex
 	members []*Member
+	addrs   []string // cluster addresses in the order of starts
 	started int
 }
 
@@ -88,7 +116,11 @@ type Cluster struct {
 type Member struct {
 	System     *actor.System
 	Membership *cluster.Membership
-	Address    string
+	// Address is the member's remoting address (its cluster address when
+	// it has no System); the Network knows it by both.
+	Address string
+	// ClusterAddress is its cluster port's address.
+	ClusterAddress string
 	// Index is the member's place in the order of starts (0 first).
 	Index int
 	// Layer is Options.Layer's layer for this member, or nil.
@@ -96,12 +128,12 @@ type Member struct {
 	stopped atomic.Bool
 }
 
-// Start starts n members that know each other's addresses (a static seed
-// list) and waits until every member sees all n. Everything is stopped when
-// the test ends.
+// Start starts n members, each given the addresses of the members started
+// before it as join candidates (see Options.Seeds), and waits until every
+// member sees all n. Everything is stopped when the test ends.
 func Start(t testing.TB, n int, opts Options) *Cluster {
 	t.Helper()
-	c := &Cluster{t: t, opts: opts.withDefaults(t), Network: NewNetwork(), seeds: &seedList{}}
+	c := &Cluster{t: t, opts: opts.withDefaults(t), Network: NewNetwork()}
 	t.Cleanup(c.stopAll)
 	for i := 0; i < n; i++ {
 		if _, err := c.Add(); err != nil {
@@ -114,54 +146,83 @@ func Start(t testing.TB, n int, opts Options) *Cluster {
 
 // Add starts one more member and returns it (it joins on its own).
 func (c *Cluster) Add() (*Member, error) {
-	return c.add("127.0.0.1:0")
+	return c.add("127.0.0.1:0", "127.0.0.1:0")
 }
 
-func (c *Cluster) add(addr string) (*Member, error) {
+func (c *Cluster) add(remoting, clusterAddr string) (*Member, error) {
 	o := c.opts
-	sys, err := actor.NewSystem(actor.WithRemote(addr), actor.WithLogger(o.Logger))
-	if err != nil {
-		return nil, err
-	}
-	if err := sys.Start(context.Background()); err != nil {
-		return nil, err
-	}
-	address := sys.Address()
+	var key atomic.Value
+	key.Store("")
+	self := func() string { return key.Load().(string) }
 	c.mu.Lock()
-	m := &Member{System: sys, Address: address, Index: c.started}
+	m := &Member{Index: c.started}
 	c.started++
 	c.mu.Unlock()
-	self := cluster.Member{Address: address, Kinds: slices.Clone(o.Kinds), Labels: map[string]string{}}
+	if !o.MembershipOnly {
+		sys, err := actor.NewSystem(actor.WithRemote(remoting), actor.WithLogger(o.Logger),
+			actor.WithRemoteDialOptions(grpc.WithContextDialer(c.Network.Dialer(self))))
+		if err != nil {
+			return nil, err
+		}
+		if err := sys.Start(context.Background()); err != nil {
+			return nil, err
+		}
+		m.System, m.Address = sys, sys.Address()
+	}
+	stopSys := func() {
+		if m.System != nil {
+			_ = m.System.Stop(context.Background())
+		}
+	}
+	me := cluster.Member{Address: m.Address, Kinds: slices.Clone(o.Kinds), Labels: map[string]string{}}
 	if o.Layer != nil {
 		m.Layer = o.Layer(m.Index)
-		if err := m.Layer.Prepare(m, &self); err != nil {
-			_ = sys.Stop(context.Background())
+		if err := m.Layer.Prepare(m, &me); err != nil {
+			stopSys()
 			return nil, err
 		}
 	}
-	tr, err := cluster.ListenUDP(address)
+	ln, tr, err := listenClusterPort(clusterAddr)
 	if err != nil {
-		_ = sys.Stop(context.Background())
+		stopSys()
 		return nil, err
+	}
+	m.ClusterAddress = ln.Addr().String()
+	if m.Address == "" {
+		m.Address = m.ClusterAddress
+		me.Address = m.Address
+	}
+	key.Store(m.Address)
+	c.Network.Alias(m.ClusterAddress, m.Address)
+	c.mu.Lock()
+	earlier := slices.Clone(c.addrs)
+	c.addrs = append(c.addrs, m.ClusterAddress)
+	c.mu.Unlock()
+	if o.Seeds != nil {
+		earlier = o.Seeds(m.Index, earlier)
 	}
 	ms, err := cluster.NewMembership(cluster.MembershipConfig{
-		Cluster:           o.Name,
-		Secret:            []byte(o.Secret),
-		Self:              self,
-		HeartbeatInterval: o.HeartbeatInterval,
-		SuspectAfter:      o.SuspectAfter,
-		RemoveAfter:       o.RemoveAfter,
-		Logger:            o.Logger,
-		Transport:         c.Network.Wrap(tr),
-	}, c.seeds.provider())
+		Cluster:             o.Name,
+		Secret:              []byte(o.Secret),
+		Self:                me,
+		ProbeInterval:       o.ProbeInterval,
+		ProbeTimeout:        o.ProbeTimeout,
+		GossipInterval:      o.GossipInterval,
+		SuspicionMultiplier: o.SuspicionMultiplier,
+		SplitBrain:          o.SplitBrain,
+		Logger:              o.Logger,
+		Transport:           c.Network.Wrap(tr),
+		Listener:            ln,
+		Dial:                c.Network.Dialer(self),
+	}, seeds(earlier))
 	if err != nil {
+		_ = ln.Close()
 		_ = tr.Close()
-		_ = sys.Stop(context.Background())
+		stopSys()
 		return nil, err
 	}
-	c.seeds.add(address)
 	if err := ms.Start(context.Background()); err != nil {
-		_ = sys.Stop(context.Background())
+		stopSys()
 		return nil, err
 	}
 	m.Membership = ms
@@ -169,7 +230,7 @@ func (c *Cluster) add(addr string) (*Member, error) {
 		if err := m.Layer.Start(m); err != nil {
 			m.Layer.Abort()
 			_ = ms.Stop(context.Background())
-			_ = sys.Stop(context.Background())
+			stopSys()
 			return nil, err
 		}
 	}
@@ -177,6 +238,24 @@ func (c *Cluster) add(addr string) (*Member, error) {
 	c.members = append(c.members, m)
 	c.mu.Unlock()
 	return m, nil
+}
+
+// listenClusterPort opens a TCP listener and a UDP socket on one port.
+func listenClusterPort(addr string) (net.Listener, cluster.Transport, error) {
+	for attempt := 0; ; attempt++ {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		tr, err := cluster.ListenUDP(ln.Addr().String())
+		if err == nil {
+			return ln, tr, nil
+		}
+		_ = ln.Close()
+		if _, p, _ := net.SplitHostPort(addr); p != "0" || attempt > 20 {
+			return nil, nil, err
+		}
+	}
 }
 
 // Members returns every member started so far, stopped ones included.
@@ -213,15 +292,20 @@ func (c *Cluster) Stop(i int) {
 			c.t.Errorf("clustertest: stopping member %d's layer: %v", i, err)
 		}
 	}
-	if err := m.Membership.Stop(ctx); err != nil {
+	lctx, lcancel := context.WithTimeout(ctx, time.Second)
+	defer lcancel()
+	if err := m.Membership.Stop(lctx); err != nil {
 		c.t.Errorf("clustertest: stopping member %d: %v", i, err)
 	}
-	if err := m.System.Stop(ctx); err != nil {
-		c.t.Errorf("clustertest: stopping member %d's system: %v", i, err)
+	if m.System != nil {
+		if err := m.System.Stop(ctx); err != nil {
+			c.t.Errorf("clustertest: stopping member %d's system: %v", i, err)
+		}
 	}
 }
 
-// Kill stops member i as a crash would: no leave is announced.
+// Kill stops member i as a crash would: no leave is announced, its ports
+// close (peers' connections are refused).
 func (c *Cluster) Kill(i int) {
 	m := c.Member(i)
 	if !m.stopped.CompareAndSwap(false, true) {
@@ -231,19 +315,46 @@ func (c *Cluster) Kill(i int) {
 		m.Layer.Abort()
 	}
 	m.Membership.Abort()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = m.System.Stop(ctx)
+	if m.System != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = m.System.Stop(ctx)
+	}
+}
+
+// Isolate cuts every member started so far from member i: it vanishes
+// without a RST, as a host whose network is gone. Heal with
+// Network.HealAll.
+func (c *Cluster) Isolate(i int) {
+	m := c.Member(i)
+	for _, o := range c.Members() {
+		if o != m {
+			c.Network.Partition(m.Address, o.Address)
+		}
+	}
+}
+
+// Split cuts the members with the indexes in a from those in b.
+func (c *Cluster) Split(a, b []int) {
+	for _, i := range a {
+		for _, j := range b {
+			c.Network.Partition(c.Member(i).Address, c.Member(j).Address)
+		}
+	}
 }
 
 // Restart starts a new run of killed or stopped member i at the same
-// address; it joins under a new member id. It returns the new member.
+// addresses; it joins under a new member id. It returns the new member.
 func (c *Cluster) Restart(i int) (*Member, error) {
 	old := c.Member(i)
 	if !old.stopped.Load() {
 		c.Kill(i)
 	}
-	return c.add(old.Address)
+	remoting := "127.0.0.1:0"
+	if old.System != nil {
+		remoting = old.Address
+	}
+	return c.add(remoting, old.ClusterAddress)
 }
 
 // WaitMembers waits until every running member sees exactly n members.
@@ -292,64 +403,16 @@ func FreePort(t testing.TB) int {
 	return n
 }
 
-// seedList is a static provider shared by the test cluster's members: every
-// member's address is a seed of all the others.
-type seedList struct {
-	mu      sync.Mutex
-	addrs   []string
-	watches []func([]provider.Member)
-}
+// seeds is a fixed provider: the given addresses.
+type seeds []string
 
-func (s *seedList) add(addr string) {
-	s.mu.Lock()
-	s.addrs = append(s.addrs, addr)
-	ms := s.snapshotLocked()
-	ws := slices.Clone(s.watches)
-	s.mu.Unlock()
-	for _, w := range ws {
-		w(ms)
-	}
-}
-
-func (s *seedList) snapshotLocked() []provider.Member {
-	out := make([]provider.Member, len(s.addrs))
-	for i, a := range s.addrs {
+func (s seeds) Start(_ context.Context, _ provider.Member, update func([]provider.Member)) error {
+	out := make([]provider.Member, len(s))
+	for i, a := range s {
 		out[i] = provider.Member{Address: a}
 	}
-	return out
-}
-
-func (s *seedList) provider() provider.Provider { return &seedProvider{s: s} }
-
-type seedProvider struct {
-	s     *seedList
-	mu    sync.Mutex
-	watch func([]provider.Member)
-}
-
-func (p *seedProvider) Start(_ context.Context, _ provider.Member, update func([]provider.Member)) error {
-	p.mu.Lock()
-	p.watch = update
-	p.mu.Unlock()
-	p.s.mu.Lock()
-	p.s.watches = append(p.s.watches, p.update)
-	ms := p.s.snapshotLocked()
-	p.s.mu.Unlock()
-	p.update(ms)
+	update(out)
 	return nil
 }
 
-func (p *seedProvider) update(ms []provider.Member) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.watch != nil {
-		p.watch(ms)
-	}
-}
-
-func (p *seedProvider) Stop(context.Context) error {
-	p.mu.Lock()
-	p.watch = nil
-	p.mu.Unlock()
-	return nil
-}
+func (seeds) Stop(context.Context) error { return nil }

@@ -14,16 +14,16 @@ import (
 func Example() {
 	// In a test, pass the test's *testing.T.
 	t := &testing.T{}
-	c := clustertest.Start(t, 3, clustertest.Options{Logger: zap.NewNop(), RemoveAfter: time.Minute})
-	defer c.Stop(2)
-	a, b := c.Member(0), c.Member(2)
+	c := clustertest.Start(t, 3, clustertest.Options{Logger: zap.NewNop(),
+		SplitBrain: cluster.ResolverConfig{StableAfter: time.Minute}})
+	a := c.Member(0)
 	events, cancel := a.Membership.Subscribe(16)
 	defer cancel()
 
-	c.Network.Partition(a.Address, b.Address)
+	c.Isolate(2) // member 2's host vanishes: no RST, nothing arrives
 	for ev := range events {
 		if ev.Kind == cluster.MemberUnreachable {
-			fmt.Println("partitioned:", ev.Kind)
+			fmt.Println("isolated:", ev.Kind)
 			break
 		}
 	}
@@ -38,6 +38,6 @@ func Example() {
 		c.Stop(i)
 	}
 	// Output:
-	// partitioned: unreachable
+	// isolated: unreachable
 	// healed: reachable
 }

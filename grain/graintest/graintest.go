@@ -24,7 +24,9 @@ type Options struct {
 	Kinds func(index int) []grain.Kind
 	// Labels returns member index's labels. Nil: none.
 	Labels func(index int) map[string]string
-	// Config adjusts each member's grain.Config (timeouts). Nil: defaults.
+	// Config adjusts each member's grain.Config (timeouts). Nil: defaults,
+	// with SerializeMessages on: a message that could not cross members
+	// fails even when caller and grain share a member.
 	Config func(index int, c *grain.Config)
 }
 
@@ -81,26 +83,48 @@ func (c *Cluster) WaitViews(t testing.TB, n int, timeout time.Duration) {
 	}, timeout, fmt.Sprintf("every grain host sees %d members", n))
 }
 
+// WaitServing waits until every running member serves (joined, not
+// fenced or downed) and their views agree on the same members.
+func (c *Cluster) WaitServing(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	clustertest.Eventually(t, func() bool {
+		var first []string
+		for _, m := range c.Running() {
+			v := m.Membership.View()
+			if v.Self != cluster.Serving {
+				return false
+			}
+			var ids []string
+			for _, x := range v.Members {
+				if x.Status != cluster.Up {
+					return false
+				}
+				ids = append(ids, x.ID)
+			}
+			slices.Sort(ids)
+			if first == nil {
+				first = ids
+			} else if !slices.Equal(first, ids) {
+				return false
+			}
+		}
+		return true
+	}, timeout, "every member serves and the views agree")
+}
+
 type layer struct {
 	c     *Cluster
 	o     Options
 	co    *clustertest.Options
 	index int
-	ln    *grain.Listener
 	h     *grain.Host
 	kinds []grain.Kind
 }
 
 func (l *layer) Prepare(m *clustertest.Member, self *cluster.Member) error {
-	ln, err := grain.Listen("127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	l.ln = ln
 	if l.o.Labels != nil {
 		maps.Copy(self.Labels, l.o.Labels(l.index))
 	}
-	self.Labels[grain.AddressLabel] = ln.Addr()
 	l.kinds = l.o.Kinds(l.index)
 	for _, k := range l.kinds {
 		if k.New != nil && !slices.Contains(self.Kinds, k.Name) {
@@ -111,13 +135,12 @@ func (l *layer) Prepare(m *clustertest.Member, self *cluster.Member) error {
 }
 
 func (l *layer) Start(m *clustertest.Member) error {
-	cfg := grain.Config{Cluster: l.co.Name, Secret: []byte(l.co.Secret), Kinds: l.kinds, Logger: l.co.Logger}
+	cfg := grain.Config{Kinds: l.kinds, Logger: l.co.Logger, SerializeMessages: true}
 	if l.o.Config != nil {
 		l.o.Config(l.index, &cfg)
 	}
-	h, err := grain.NewHost(m.System, m.Membership, l.ln, cfg)
+	h, err := grain.NewHost(m.System, m.Membership, cfg)
 	if err != nil {
-		_ = l.ln.Close()
 		return err
 	}
 	if err := h.Start(context.Background()); err != nil {
@@ -140,7 +163,5 @@ func (l *layer) Stop(ctx context.Context) error {
 func (l *layer) Abort() {
 	if l.h != nil {
 		l.h.Abort()
-	} else if l.ln != nil {
-		_ = l.ln.Close()
 	}
 }

@@ -21,89 +21,90 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-type MembershipBody_Kind int32
+type StreamChallenge_Status int32
 
 const (
-	MembershipBody_KIND_UNSPECIFIED MembershipBody_Kind = 0
-	// Heartbeat: "I am alive and a member"; also how a member joins.
-	MembershipBody_KIND_HEARTBEAT MembershipBody_Kind = 1
-	// Leave: "I am leaving gracefully".
-	MembershipBody_KIND_LEAVE MembershipBody_Kind = 2
+	StreamChallenge_STATUS_OK StreamChallenge_Status = 0
+	// The server is leaving the cluster gracefully.
+	StreamChallenge_STATUS_LEAVING StreamChallenge_Status = 1
+	// The server does not serve the protocol (yet).
+	StreamChallenge_STATUS_NO_HANDLER StreamChallenge_Status = 2
 )
 
-// Enum value maps for MembershipBody_Kind.
+// Enum value maps for StreamChallenge_Status.
 var (
-	MembershipBody_Kind_name = map[int32]string{
-		0: "KIND_UNSPECIFIED",
-		1: "KIND_HEARTBEAT",
-		2: "KIND_LEAVE",
+	StreamChallenge_Status_name = map[int32]string{
+		0: "STATUS_OK",
+		1: "STATUS_LEAVING",
+		2: "STATUS_NO_HANDLER",
 	}
-	MembershipBody_Kind_value = map[string]int32{
-		"KIND_UNSPECIFIED": 0,
-		"KIND_HEARTBEAT":   1,
-		"KIND_LEAVE":       2,
+	StreamChallenge_Status_value = map[string]int32{
+		"STATUS_OK":         0,
+		"STATUS_LEAVING":    1,
+		"STATUS_NO_HANDLER": 2,
 	}
 )
 
-func (x MembershipBody_Kind) Enum() *MembershipBody_Kind {
-	p := new(MembershipBody_Kind)
+func (x StreamChallenge_Status) Enum() *StreamChallenge_Status {
+	p := new(StreamChallenge_Status)
 	*p = x
 	return p
 }
 
-func (x MembershipBody_Kind) String() string {
+func (x StreamChallenge_Status) String() string {
 	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
 }
 
-func (MembershipBody_Kind) Descriptor() protoreflect.EnumDescriptor {
+func (StreamChallenge_Status) Descriptor() protoreflect.EnumDescriptor {
 	return file_foundation_cluster_proto_enumTypes[0].Descriptor()
 }
 
-func (MembershipBody_Kind) Type() protoreflect.EnumType {
+func (StreamChallenge_Status) Type() protoreflect.EnumType {
 	return &file_foundation_cluster_proto_enumTypes[0]
 }
 
-func (x MembershipBody_Kind) Number() protoreflect.EnumNumber {
+func (x StreamChallenge_Status) Number() protoreflect.EnumNumber {
 	return protoreflect.EnumNumber(x)
 }
 
-// Deprecated: Use MembershipBody_Kind.Descriptor instead.
-func (MembershipBody_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_foundation_cluster_proto_rawDescGZIP(), []int{2, 0}
+// Deprecated: Use StreamChallenge_Status.Descriptor instead.
+func (StreamChallenge_Status) EnumDescriptor() ([]byte, []int) {
+	return file_foundation_cluster_proto_rawDescGZIP(), []int{3, 0}
 }
 
-// MemberInfo is what a member says about itself in every membership packet.
-type MemberInfo struct {
+// MemberMeta is what a member says about itself in its SWIM node metadata
+// (memberlist's NodeMeta, at most 512 bytes).
+type MemberMeta struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Unique per run: a restarted member has a new id.
-	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	// host:port of the member's remoting endpoint (its membership datagrams
-	// use the same host and port number over UDP).
-	Address string            `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
-	Cluster string            `protobuf:"bytes,3,opt,name=cluster,proto3" json:"cluster,omitempty"`
-	Kinds   []string          `protobuf:"bytes,4,rep,name=kinds,proto3" json:"kinds,omitempty"`
-	Version string            `protobuf:"bytes,5,opt,name=version,proto3" json:"version,omitempty"`
-	Labels  map[string]string `protobuf:"bytes,6,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// host:port of the member's actor remoting endpoint (gRPC).
+	Address string            `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	Cluster string            `protobuf:"bytes,2,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	Kinds   []string          `protobuf:"bytes,3,rep,name=kinds,proto3" json:"kinds,omitempty"`
+	Version string            `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
+	Labels  map[string]string `protobuf:"bytes,5,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// When this run started, for ordering (oldest member) and diagnostics.
-	StartedUnixNano int64 `protobuf:"varint,7,opt,name=started_unix_nano,json=startedUnixNano,proto3" json:"started_unix_nano,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	StartedUnixNano int64 `protobuf:"varint,6,opt,name=started_unix_nano,json=startedUnixNano,proto3" json:"started_unix_nano,omitempty"`
+	// Set just before a graceful leave: SWIM's "dead" that follows is a
+	// leave, not a failure.
+	Leaving       bool `protobuf:"varint,7,opt,name=leaving,proto3" json:"leaving,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
-func (x *MemberInfo) Reset() {
-	*x = MemberInfo{}
+func (x *MemberMeta) Reset() {
+	*x = MemberMeta{}
 	mi := &file_foundation_cluster_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *MemberInfo) String() string {
+func (x *MemberMeta) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*MemberInfo) ProtoMessage() {}
+func (*MemberMeta) ProtoMessage() {}
 
-func (x *MemberInfo) ProtoReflect() protoreflect.Message {
+func (x *MemberMeta) ProtoReflect() protoreflect.Message {
 	mi := &file_foundation_cluster_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -115,84 +116,83 @@ func (x *MemberInfo) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use MemberInfo.ProtoReflect.Descriptor instead.
-func (*MemberInfo) Descriptor() ([]byte, []int) {
+// Deprecated: Use MemberMeta.ProtoReflect.Descriptor instead.
+func (*MemberMeta) Descriptor() ([]byte, []int) {
 	return file_foundation_cluster_proto_rawDescGZIP(), []int{0}
 }
 
-func (x *MemberInfo) GetId() string {
-	if x != nil {
-		return x.Id
-	}
-	return ""
-}
-
-func (x *MemberInfo) GetAddress() string {
+func (x *MemberMeta) GetAddress() string {
 	if x != nil {
 		return x.Address
 	}
 	return ""
 }
 
-func (x *MemberInfo) GetCluster() string {
+func (x *MemberMeta) GetCluster() string {
 	if x != nil {
 		return x.Cluster
 	}
 	return ""
 }
 
-func (x *MemberInfo) GetKinds() []string {
+func (x *MemberMeta) GetKinds() []string {
 	if x != nil {
 		return x.Kinds
 	}
 	return nil
 }
 
-func (x *MemberInfo) GetVersion() string {
+func (x *MemberMeta) GetVersion() string {
 	if x != nil {
 		return x.Version
 	}
 	return ""
 }
 
-func (x *MemberInfo) GetLabels() map[string]string {
+func (x *MemberMeta) GetLabels() map[string]string {
 	if x != nil {
 		return x.Labels
 	}
 	return nil
 }
 
-func (x *MemberInfo) GetStartedUnixNano() int64 {
+func (x *MemberMeta) GetStartedUnixNano() int64 {
 	if x != nil {
 		return x.StartedUnixNano
 	}
 	return 0
 }
 
-// MembershipPacket is one membership datagram: an encoded MembershipBody
-// and its HMAC-SHA256 under the cluster secret.
-type MembershipPacket struct {
+func (x *MemberMeta) GetLeaving() bool {
+	if x != nil {
+		return x.Leaving
+	}
+	return false
+}
+
+// LeaveNotice is sent to every member, best effort, just before a graceful
+// leave (a SWIM user message).
+type LeaveNotice struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Body          []byte                 `protobuf:"bytes,1,opt,name=body,proto3" json:"body,omitempty"`
-	Mac           []byte                 `protobuf:"bytes,2,opt,name=mac,proto3" json:"mac,omitempty"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *MembershipPacket) Reset() {
-	*x = MembershipPacket{}
+func (x *LeaveNotice) Reset() {
+	*x = LeaveNotice{}
 	mi := &file_foundation_cluster_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *MembershipPacket) String() string {
+func (x *LeaveNotice) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*MembershipPacket) ProtoMessage() {}
+func (*LeaveNotice) ProtoMessage() {}
 
-func (x *MembershipPacket) ProtoReflect() protoreflect.Message {
+func (x *LeaveNotice) ProtoReflect() protoreflect.Message {
 	mi := &file_foundation_cluster_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -204,50 +204,195 @@ func (x *MembershipPacket) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use MembershipPacket.ProtoReflect.Descriptor instead.
-func (*MembershipPacket) Descriptor() ([]byte, []int) {
+// Deprecated: Use LeaveNotice.ProtoReflect.Descriptor instead.
+func (*LeaveNotice) Descriptor() ([]byte, []int) {
 	return file_foundation_cluster_proto_rawDescGZIP(), []int{1}
 }
 
-func (x *MembershipPacket) GetBody() []byte {
+func (x *LeaveNotice) GetId() string {
 	if x != nil {
-		return x.Body
+		return x.Id
+	}
+	return ""
+}
+
+// StreamHello opens every member-to-member stream on the cluster port; the
+// client sends it first. At most 4 KiB, like every handshake message.
+type StreamHello struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Cluster string                 `protobuf:"bytes,1,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	// The client's member id.
+	From string `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	// The member id the client expects to reach; empty when it does not know
+	// (a join to a seed address).
+	To       string `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	Protocol uint32 `protobuf:"varint,4,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	// 16 random bytes.
+	Nonce         []byte `protobuf:"bytes,5,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamHello) Reset() {
+	*x = StreamHello{}
+	mi := &file_foundation_cluster_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamHello) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamHello) ProtoMessage() {}
+
+func (x *StreamHello) ProtoReflect() protoreflect.Message {
+	mi := &file_foundation_cluster_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamHello.ProtoReflect.Descriptor instead.
+func (*StreamHello) Descriptor() ([]byte, []int) {
+	return file_foundation_cluster_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *StreamHello) GetCluster() string {
+	if x != nil {
+		return x.Cluster
+	}
+	return ""
+}
+
+func (x *StreamHello) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *StreamHello) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *StreamHello) GetProtocol() uint32 {
+	if x != nil {
+		return x.Protocol
+	}
+	return 0
+}
+
+func (x *StreamHello) GetNonce() []byte {
+	if x != nil {
+		return x.Nonce
 	}
 	return nil
 }
 
-func (x *MembershipPacket) GetMac() []byte {
+// StreamChallenge is the server's answer to a hello: its status, its member
+// id and nonce, and a MAC over the whole handshake so far under the
+// cluster's key, which proves the server knows the secret.
+type StreamChallenge struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Status        StreamChallenge_Status `protobuf:"varint,1,opt,name=status,proto3,enum=foundation.cluster.StreamChallenge_Status" json:"status,omitempty"`
+	Member        string                 `protobuf:"bytes,2,opt,name=member,proto3" json:"member,omitempty"`
+	Nonce         []byte                 `protobuf:"bytes,3,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	Mac           []byte                 `protobuf:"bytes,4,opt,name=mac,proto3" json:"mac,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamChallenge) Reset() {
+	*x = StreamChallenge{}
+	mi := &file_foundation_cluster_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamChallenge) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamChallenge) ProtoMessage() {}
+
+func (x *StreamChallenge) ProtoReflect() protoreflect.Message {
+	mi := &file_foundation_cluster_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamChallenge.ProtoReflect.Descriptor instead.
+func (*StreamChallenge) Descriptor() ([]byte, []int) {
+	return file_foundation_cluster_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *StreamChallenge) GetStatus() StreamChallenge_Status {
+	if x != nil {
+		return x.Status
+	}
+	return StreamChallenge_STATUS_OK
+}
+
+func (x *StreamChallenge) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *StreamChallenge) GetNonce() []byte {
+	if x != nil {
+		return x.Nonce
+	}
+	return nil
+}
+
+func (x *StreamChallenge) GetMac() []byte {
 	if x != nil {
 		return x.Mac
 	}
 	return nil
 }
 
-type MembershipBody struct {
+// StreamProof is the client's MAC over the handshake, bound to the server's
+// fresh nonce, so a recorded hello cannot be replayed.
+type StreamProof struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          MembershipBody_Kind    `protobuf:"varint,1,opt,name=kind,proto3,enum=foundation.cluster.MembershipBody_Kind" json:"kind,omitempty"`
-	From          *MemberInfo            `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
-	Seq           uint64                 `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
-	SentUnixNano  int64                  `protobuf:"varint,4,opt,name=sent_unix_nano,json=sentUnixNano,proto3" json:"sent_unix_nano,omitempty"`
+	Mac           []byte                 `protobuf:"bytes,1,opt,name=mac,proto3" json:"mac,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *MembershipBody) Reset() {
-	*x = MembershipBody{}
-	mi := &file_foundation_cluster_proto_msgTypes[2]
+func (x *StreamProof) Reset() {
+	*x = StreamProof{}
+	mi := &file_foundation_cluster_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *MembershipBody) String() string {
+func (x *StreamProof) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*MembershipBody) ProtoMessage() {}
+func (*StreamProof) ProtoMessage() {}
 
-func (x *MembershipBody) ProtoReflect() protoreflect.Message {
-	mi := &file_foundation_cluster_proto_msgTypes[2]
+func (x *StreamProof) ProtoReflect() protoreflect.Message {
+	mi := &file_foundation_cluster_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -258,69 +403,54 @@ func (x *MembershipBody) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use MembershipBody.ProtoReflect.Descriptor instead.
-func (*MembershipBody) Descriptor() ([]byte, []int) {
-	return file_foundation_cluster_proto_rawDescGZIP(), []int{2}
+// Deprecated: Use StreamProof.ProtoReflect.Descriptor instead.
+func (*StreamProof) Descriptor() ([]byte, []int) {
+	return file_foundation_cluster_proto_rawDescGZIP(), []int{4}
 }
 
-func (x *MembershipBody) GetKind() MembershipBody_Kind {
+func (x *StreamProof) GetMac() []byte {
 	if x != nil {
-		return x.Kind
-	}
-	return MembershipBody_KIND_UNSPECIFIED
-}
-
-func (x *MembershipBody) GetFrom() *MemberInfo {
-	if x != nil {
-		return x.From
+		return x.Mac
 	}
 	return nil
-}
-
-func (x *MembershipBody) GetSeq() uint64 {
-	if x != nil {
-		return x.Seq
-	}
-	return 0
-}
-
-func (x *MembershipBody) GetSentUnixNano() int64 {
-	if x != nil {
-		return x.SentUnixNano
-	}
-	return 0
 }
 
 var File_foundation_cluster_proto protoreflect.FileDescriptor
 
 const file_foundation_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\x18foundation_cluster.proto\x12\x12foundation.cluster\"\xab\x02\n" +
+	"\x18foundation_cluster.proto\x12\x12foundation.cluster\"\xb5\x02\n" +
 	"\n" +
-	"MemberInfo\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
-	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x18\n" +
-	"\acluster\x18\x03 \x01(\tR\acluster\x12\x14\n" +
-	"\x05kinds\x18\x04 \x03(\tR\x05kinds\x12\x18\n" +
-	"\aversion\x18\x05 \x01(\tR\aversion\x12B\n" +
-	"\x06labels\x18\x06 \x03(\v2*.foundation.cluster.MemberInfo.LabelsEntryR\x06labels\x12*\n" +
-	"\x11started_unix_nano\x18\a \x01(\x03R\x0fstartedUnixNano\x1a9\n" +
+	"MemberMeta\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x18\n" +
+	"\acluster\x18\x02 \x01(\tR\acluster\x12\x14\n" +
+	"\x05kinds\x18\x03 \x03(\tR\x05kinds\x12\x18\n" +
+	"\aversion\x18\x04 \x01(\tR\aversion\x12B\n" +
+	"\x06labels\x18\x05 \x03(\v2*.foundation.cluster.MemberMeta.LabelsEntryR\x06labels\x12*\n" +
+	"\x11started_unix_nano\x18\x06 \x01(\x03R\x0fstartedUnixNano\x12\x18\n" +
+	"\aleaving\x18\a \x01(\bR\aleaving\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"8\n" +
-	"\x10MembershipPacket\x12\x12\n" +
-	"\x04body\x18\x01 \x01(\fR\x04body\x12\x10\n" +
-	"\x03mac\x18\x02 \x01(\fR\x03mac\"\xfb\x01\n" +
-	"\x0eMembershipBody\x12;\n" +
-	"\x04kind\x18\x01 \x01(\x0e2'.foundation.cluster.MembershipBody.KindR\x04kind\x122\n" +
-	"\x04from\x18\x02 \x01(\v2\x1e.foundation.cluster.MemberInfoR\x04from\x12\x10\n" +
-	"\x03seq\x18\x03 \x01(\x04R\x03seq\x12$\n" +
-	"\x0esent_unix_nano\x18\x04 \x01(\x03R\fsentUnixNano\"@\n" +
-	"\x04Kind\x12\x14\n" +
-	"\x10KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
-	"\x0eKIND_HEARTBEAT\x10\x01\x12\x0e\n" +
-	"\n" +
-	"KIND_LEAVE\x10\x02B5Z3github.com/foundation-go/foundation/internal/protosb\x06proto3"
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x1d\n" +
+	"\vLeaveNotice\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"}\n" +
+	"\vStreamHello\x12\x18\n" +
+	"\acluster\x18\x01 \x01(\tR\acluster\x12\x12\n" +
+	"\x04from\x18\x02 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x03 \x01(\tR\x02to\x12\x1a\n" +
+	"\bprotocol\x18\x04 \x01(\rR\bprotocol\x12\x14\n" +
+	"\x05nonce\x18\x05 \x01(\fR\x05nonce\"\xd9\x01\n" +
+	"\x0fStreamChallenge\x12B\n" +
+	"\x06status\x18\x01 \x01(\x0e2*.foundation.cluster.StreamChallenge.StatusR\x06status\x12\x16\n" +
+	"\x06member\x18\x02 \x01(\tR\x06member\x12\x14\n" +
+	"\x05nonce\x18\x03 \x01(\fR\x05nonce\x12\x10\n" +
+	"\x03mac\x18\x04 \x01(\fR\x03mac\"B\n" +
+	"\x06Status\x12\r\n" +
+	"\tSTATUS_OK\x10\x00\x12\x12\n" +
+	"\x0eSTATUS_LEAVING\x10\x01\x12\x15\n" +
+	"\x11STATUS_NO_HANDLER\x10\x02\"\x1f\n" +
+	"\vStreamProof\x12\x10\n" +
+	"\x03mac\x18\x01 \x01(\fR\x03macB5Z3github.com/foundation-go/foundation/internal/protosb\x06proto3"
 
 var (
 	file_foundation_cluster_proto_rawDescOnce sync.Once
@@ -335,23 +465,24 @@ func file_foundation_cluster_proto_rawDescGZIP() []byte {
 }
 
 var file_foundation_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_foundation_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_foundation_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_foundation_cluster_proto_goTypes = []any{
-	(MembershipBody_Kind)(0), // 0: foundation.cluster.MembershipBody.Kind
-	(*MemberInfo)(nil),       // 1: foundation.cluster.MemberInfo
-	(*MembershipPacket)(nil), // 2: foundation.cluster.MembershipPacket
-	(*MembershipBody)(nil),   // 3: foundation.cluster.MembershipBody
-	nil,                      // 4: foundation.cluster.MemberInfo.LabelsEntry
+	(StreamChallenge_Status)(0), // 0: foundation.cluster.StreamChallenge.Status
+	(*MemberMeta)(nil),          // 1: foundation.cluster.MemberMeta
+	(*LeaveNotice)(nil),         // 2: foundation.cluster.LeaveNotice
+	(*StreamHello)(nil),         // 3: foundation.cluster.StreamHello
+	(*StreamChallenge)(nil),     // 4: foundation.cluster.StreamChallenge
+	(*StreamProof)(nil),         // 5: foundation.cluster.StreamProof
+	nil,                         // 6: foundation.cluster.MemberMeta.LabelsEntry
 }
 var file_foundation_cluster_proto_depIdxs = []int32{
-	4, // 0: foundation.cluster.MemberInfo.labels:type_name -> foundation.cluster.MemberInfo.LabelsEntry
-	0, // 1: foundation.cluster.MembershipBody.kind:type_name -> foundation.cluster.MembershipBody.Kind
-	1, // 2: foundation.cluster.MembershipBody.from:type_name -> foundation.cluster.MemberInfo
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	6, // 0: foundation.cluster.MemberMeta.labels:type_name -> foundation.cluster.MemberMeta.LabelsEntry
+	0, // 1: foundation.cluster.StreamChallenge.status:type_name -> foundation.cluster.StreamChallenge.Status
+	2, // [2:2] is the sub-list for method output_type
+	2, // [2:2] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_foundation_cluster_proto_init() }
@@ -365,7 +496,7 @@ func file_foundation_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_foundation_cluster_proto_rawDesc), len(file_foundation_cluster_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   4,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -25,10 +25,6 @@ type GrainFrame_Type int32
 
 const (
 	GrainFrame_TYPE_UNSPECIFIED GrainFrame_Type = 0
-	// HELLO opens a connection in both directions: member is the sender's
-	// member id, cluster its cluster name, auth an HMAC of both under the
-	// cluster secret.
-	GrainFrame_HELLO GrainFrame_Type = 1
 	// REQUEST calls (kind, identity) with payload; answered by RESPONSE.
 	GrainFrame_REQUEST GrainFrame_Type = 2
 	// TELL delivers payload to (kind, identity); not answered.
@@ -53,7 +49,6 @@ const (
 var (
 	GrainFrame_Type_name = map[int32]string{
 		0: "TYPE_UNSPECIFIED",
-		1: "HELLO",
 		2: "REQUEST",
 		3: "TELL",
 		4: "RESPONSE",
@@ -64,7 +59,6 @@ var (
 	}
 	GrainFrame_Type_value = map[string]int32{
 		"TYPE_UNSPECIFIED": 0,
-		"HELLO":            1,
 		"REQUEST":          2,
 		"TELL":             3,
 		"RESPONSE":         4,
@@ -128,6 +122,11 @@ const (
 	GrainFrame_BAD_MESSAGE GrainFrame_Status = 9
 	// STOPPING: the receiver's host is stopping; retry elsewhere.
 	GrainFrame_STOPPING GrainFrame_Status = 10
+	// STALE: the sender's view (view) is not the receiver's: retry once
+	// the views agree.
+	GrainFrame_STALE GrainFrame_Status = 11
+	// CRASHED: the handler panicked on the request; the activation ended.
+	GrainFrame_CRASHED GrainFrame_Status = 12
 )
 
 // Enum value maps for GrainFrame_Status.
@@ -144,6 +143,8 @@ var (
 		8:  "NONE",
 		9:  "BAD_MESSAGE",
 		10: "STOPPING",
+		11: "STALE",
+		12: "CRASHED",
 	}
 	GrainFrame_Status_value = map[string]int32{
 		"OK":                0,
@@ -157,6 +158,8 @@ var (
 		"NONE":              8,
 		"BAD_MESSAGE":       9,
 		"STOPPING":          10,
+		"STALE":             11,
+		"CRASHED":           12,
 	}
 )
 
@@ -188,8 +191,9 @@ func (GrainFrame_Status) EnumDescriptor() ([]byte, []int) {
 }
 
 // GrainFrame is one frame of the grain protocol between two members' grain
-// hosts (a TCP stream of length-prefixed frames). A request and its answer
-// share an id; one-way frames have id 0.
+// hosts: a ProtocolGrain stream of the cluster port (authenticated by its
+// handshake), carrying 4-byte length-prefixed frames. A request and its
+// answer share an id; one-way frames have id 0.
 type GrainFrame struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Type     GrainFrame_Type        `protobuf:"varint,1,opt,name=type,proto3,enum=foundation.GrainFrame_Type" json:"type,omitempty"`
@@ -201,22 +205,23 @@ type GrainFrame struct {
 	Payload  []byte            `protobuf:"bytes,6,opt,name=payload,proto3" json:"payload,omitempty"`
 	Status   GrainFrame_Status `protobuf:"varint,7,opt,name=status,proto3,enum=foundation.GrainFrame_Status" json:"status,omitempty"`
 	Error    string            `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
-	// member: HELLO's sender; LOCATE's requester; a RESPONSE's location.
+	// member: LOCATE's requester; a RESPONSE's location.
 	Member string `protobuf:"bytes,9,opt,name=member,proto3" json:"member,omitempty"`
-	// down: members the sender found dead (their grain port refuses
-	// connections) before the membership removed them.
+	// down: members the sender found gone (their cluster port refuses
+	// connections), for the receiver to check.
 	Down []string `protobuf:"bytes,10,rep,name=down,proto3" json:"down,omitempty"`
 	// load: the sender's number of live activations (CLAIM responses).
-	Load    int64  `protobuf:"varint,11,opt,name=load,proto3" json:"load,omitempty"`
-	Cluster string `protobuf:"bytes,12,opt,name=cluster,proto3" json:"cluster,omitempty"`
-	Auth    []byte `protobuf:"bytes,13,opt,name=auth,proto3" json:"auth,omitempty"`
+	Load int64 `protobuf:"varint,11,opt,name=load,proto3" json:"load,omitempty"`
 	// timeout_micros: what is left of a REQUEST's deadline.
 	TimeoutMicros int64 `protobuf:"varint,14,opt,name=timeout_micros,json=timeoutMicros,proto3" json:"timeout_micros,omitempty"`
 	// stale: LOCATE's requester found no activation at this member.
 	Stale string `protobuf:"bytes,15,opt,name=stale,proto3" json:"stale,omitempty"`
 	// headers: the caller's message headers of a REQUEST (actor.WithHeaders
 	// on its ctx), delivered to the grain with the request.
-	Headers       map[string]string `protobuf:"bytes,16,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Headers map[string]string `protobuf:"bytes,16,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// view: the sender's view id (a hash of its members, their status, kinds
+	// and labels) for CLAIM and LOCATE.
+	View          uint64 `protobuf:"varint,17,opt,name=view,proto3" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -328,20 +333,6 @@ func (x *GrainFrame) GetLoad() int64 {
 	return 0
 }
 
-func (x *GrainFrame) GetCluster() string {
-	if x != nil {
-		return x.Cluster
-	}
-	return ""
-}
-
-func (x *GrainFrame) GetAuth() []byte {
-	if x != nil {
-		return x.Auth
-	}
-	return nil
-}
-
 func (x *GrainFrame) GetTimeoutMicros() int64 {
 	if x != nil {
 		return x.TimeoutMicros
@@ -363,12 +354,19 @@ func (x *GrainFrame) GetHeaders() map[string]string {
 	return nil
 }
 
+func (x *GrainFrame) GetView() uint64 {
+	if x != nil {
+		return x.View
+	}
+	return 0
+}
+
 var File_foundation_grain_proto protoreflect.FileDescriptor
 
 const file_foundation_grain_proto_rawDesc = "" +
 	"\n" +
 	"\x16foundation_grain.proto\x12\n" +
-	"foundation\"\xd7\x06\n" +
+	"foundation\"\xea\x06\n" +
 	"\n" +
 	"GrainFrame\x12/\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1b.foundation.GrainFrame.TypeR\x04type\x12\x0e\n" +
@@ -382,18 +380,16 @@ const file_foundation_grain_proto_rawDesc = "" +
 	"\x06member\x18\t \x01(\tR\x06member\x12\x12\n" +
 	"\x04down\x18\n" +
 	" \x03(\tR\x04down\x12\x12\n" +
-	"\x04load\x18\v \x01(\x03R\x04load\x12\x18\n" +
-	"\acluster\x18\f \x01(\tR\acluster\x12\x12\n" +
-	"\x04auth\x18\r \x01(\fR\x04auth\x12%\n" +
+	"\x04load\x18\v \x01(\x03R\x04load\x12%\n" +
 	"\x0etimeout_micros\x18\x0e \x01(\x03R\rtimeoutMicros\x12\x14\n" +
 	"\x05stale\x18\x0f \x01(\tR\x05stale\x12=\n" +
-	"\aheaders\x18\x10 \x03(\v2#.foundation.GrainFrame.HeadersEntryR\aheaders\x1a:\n" +
+	"\aheaders\x18\x10 \x03(\v2#.foundation.GrainFrame.HeadersEntryR\aheaders\x12\x12\n" +
+	"\x04view\x18\x11 \x01(\x04R\x04view\x1a:\n" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x82\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"}\n" +
 	"\x04Type\x12\x14\n" +
-	"\x10TYPE_UNSPECIFIED\x10\x00\x12\t\n" +
-	"\x05HELLO\x10\x01\x12\v\n" +
+	"\x10TYPE_UNSPECIFIED\x10\x00\x12\v\n" +
 	"\aREQUEST\x10\x02\x12\b\n" +
 	"\x04TELL\x10\x03\x12\f\n" +
 	"\bRESPONSE\x10\x04\x12\t\n" +
@@ -401,7 +397,7 @@ const file_foundation_grain_proto_rawDesc = "" +
 	"\n" +
 	"\x06LOCATE\x10\x06\x12\f\n" +
 	"\bACTIVATE\x10\a\x12\x0f\n" +
-	"\vDEACTIVATED\x10\b\"\xa8\x01\n" +
+	"\vDEACTIVATED\x10\b\"\x04\b\x01\x10\x01\"\xc0\x01\n" +
 	"\x06Status\x12\x06\n" +
 	"\x02OK\x10\x00\x12\t\n" +
 	"\x05ERROR\x10\x01\x12\x10\n" +
@@ -414,7 +410,9 @@ const file_foundation_grain_proto_rawDesc = "" +
 	"\x04NONE\x10\b\x12\x0f\n" +
 	"\vBAD_MESSAGE\x10\t\x12\f\n" +
 	"\bSTOPPING\x10\n" +
-	"B5Z3github.com/foundation-go/foundation/internal/protosb\x06proto3"
+	"\x12\t\n" +
+	"\x05STALE\x10\v\x12\v\n" +
+	"\aCRASHED\x10\fJ\x04\b\f\x10\rJ\x04\b\r\x10\x0eR\aclusterR\x04authB5Z3github.com/foundation-go/foundation/internal/protosb\x06proto3"
 
 var (
 	file_foundation_grain_proto_rawDescOnce sync.Once
