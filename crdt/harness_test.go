@@ -113,16 +113,15 @@ var replicaIDs = []string{"a", "b", "c", "d"}
 // delta extractions and delta deliveries (in any order, with duplicates,
 // some of them through an encode/decode round trip). It returns the
 // replicas and every delta taken, the pending ones included.
-func history[T CRDT[T]](t *rapid.T, s spec[T]) ([]T, []T) {
-	g := &rnd{t: t}
+func history[T CRDT[T]](t tb, g *rnd, s spec[T]) ([]T, []T) {
 	w := &world{}
-	n := rapid.IntRange(1, len(replicaIDs)).Draw(t, "replicas")
+	n := 1 + g.intn(len(replicaIDs), "replicas")
 	reps := make([]T, n)
 	for i := range reps {
 		reps[i] = s.empty()
 	}
 	var deltas []T
-	steps := rapid.IntRange(0, 50).Draw(t, "steps")
+	steps := g.intn(51, "steps")
 	for range steps {
 		r := g.intn(n, "replica")
 		switch g.intn(10, "action") {
@@ -156,7 +155,7 @@ func history[T CRDT[T]](t *rapid.T, s spec[T]) ([]T, []T) {
 // checkLaws: Merge is commutative, associative and idempotent, on states
 // and deltas alike, and never modifies its argument.
 func checkLaws[T CRDT[T]](t *rapid.T, s spec[T]) {
-	reps, deltas := history(t, s)
+	reps, deltas := history(t, &rnd{t: t}, s)
 	pool := append(slices.Clone(reps), deltas...)
 	g := &rnd{t: t}
 	a := pool[g.intn(len(pool), "a")]
@@ -191,7 +190,7 @@ func checkLaws[T CRDT[T]](t *rapid.T, s spec[T]) {
 // checkDeltas: joining every delta, in any order and with duplicates, into
 // an empty replica or into any replica, gives the join of all full states.
 func checkDeltas[T CRDT[T]](t *rapid.T, s spec[T]) {
-	reps, deltas := history(t, s)
+	reps, deltas := history(t, &rnd{t: t}, s)
 	want := s.empty()
 	for _, x := range reps {
 		want.Merge(x)
@@ -217,7 +216,7 @@ func checkDeltas[T CRDT[T]](t *rapid.T, s spec[T]) {
 
 // checkRoundTrip: every state and delta decodes to itself.
 func checkRoundTrip[T CRDT[T]](t *rapid.T, s spec[T]) {
-	reps, deltas := history(t, s)
+	reps, deltas := history(t, &rnd{t: t}, s)
 	for _, x := range append(reps, deltas...) {
 		roundTrip(t, s, x)
 	}

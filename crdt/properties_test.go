@@ -22,8 +22,8 @@ func gcounterSpec() spec[*GCounter] {
 
 func TestGCounterProperties(t *testing.T) { runProperties(t, gcounterSpec()) }
 
-func TestPNCounterProperties(t *testing.T) {
-	runProperties(t, spec[*PNCounter]{
+func pncounterSpec() spec[*PNCounter] {
+	return spec[*PNCounter]{
 		empty: NewPNCounter,
 		op: func(g *rnd, _ *world, x *PNCounter, r string) {
 			n := uint64(g.intn(4, "n"))
@@ -34,18 +34,22 @@ func TestPNCounterProperties(t *testing.T) {
 			}
 		},
 		value: func(x *PNCounter) string { return fmt.Sprint(x.Value()) },
-	})
+	}
 }
 
-func TestGSetProperties(t *testing.T) {
-	runProperties(t, spec[*GSet[string]]{
+func TestPNCounterProperties(t *testing.T) { runProperties(t, pncounterSpec()) }
+
+func gsetSpec() spec[*GSet[string]] {
+	return spec[*GSet[string]]{
 		empty: func() *GSet[string] { return NewGSet(StringCodec()) },
 		op: func(g *rnd, _ *world, x *GSet[string], r string) {
 			x.Add(r, pick(g, "e", elems))
 		},
 		value: func(x *GSet[string]) string { return sortedStrings(x.All()) },
-	})
+	}
 }
+
+func TestGSetProperties(t *testing.T) { runProperties(t, gsetSpec()) }
 
 func orsetSpec() spec[*ORSet[string]] {
 	return spec[*ORSet[string]]{
@@ -66,8 +70,8 @@ func orsetSpec() spec[*ORSet[string]] {
 
 func TestORSetProperties(t *testing.T) { runProperties(t, orsetSpec()) }
 
-func TestLWWRegisterProperties(t *testing.T) {
-	runProperties(t, spec[*LWWRegister[string]]{
+func lwwRegisterSpec() spec[*LWWRegister[string]] {
+	return spec[*LWWRegister[string]]{
 		empty: func() *LWWRegister[string] { return NewLWWRegister(StringCodec()) },
 		op: func(g *rnd, w *world, x *LWWRegister[string], r string) {
 			x.Set(r, pick(g, "v", elems), w.clock(r), w.physical(g))
@@ -77,11 +81,13 @@ func TestLWWRegisterProperties(t *testing.T) {
 			ts, by := x.Written()
 			return fmt.Sprint(v, ok, ts, by)
 		},
-	})
+	}
 }
 
-func TestMVRegisterProperties(t *testing.T) {
-	runProperties(t, spec[*MVRegister[int64]]{
+func TestLWWRegisterProperties(t *testing.T) { runProperties(t, lwwRegisterSpec()) }
+
+func mvRegisterSpec() spec[*MVRegister[int64]] {
+	return spec[*MVRegister[int64]]{
 		empty: func() *MVRegister[int64] { return NewMVRegister(Int64Codec()) },
 		op: func(g *rnd, _ *world, x *MVRegister[int64], r string) {
 			if g.intn(5, "clear") == 0 {
@@ -93,11 +99,13 @@ func TestMVRegisterProperties(t *testing.T) {
 		value: func(x *MVRegister[int64]) string {
 			return fmt.Sprint(slices.Sorted(slices.Values(x.Values())))
 		},
-	})
+	}
 }
 
-func TestFlagProperties(t *testing.T) {
-	runProperties(t, spec[*Flag]{
+func TestMVRegisterProperties(t *testing.T) { runProperties(t, mvRegisterSpec()) }
+
+func flagSpec() spec[*Flag] {
+	return spec[*Flag]{
 		empty: NewFlag,
 		op: func(g *rnd, _ *world, x *Flag, r string) {
 			if g.intn(2, "on") == 0 {
@@ -107,13 +115,15 @@ func TestFlagProperties(t *testing.T) {
 			}
 		},
 		value: func(x *Flag) string { return fmt.Sprint(x.Value()) },
-	})
+	}
 }
 
+func TestFlagProperties(t *testing.T) { runProperties(t, flagSpec()) }
+
 // An ORMap of ORSets: nested dot-based values.
-func TestORMapProperties(t *testing.T) {
+func setMapSpec() spec[*ORMap[string, *ORSet[string]]] {
 	newSet := func() *ORSet[string] { return NewORSet(StringCodec()) }
-	runProperties(t, spec[*ORMap[string, *ORSet[string]]]{
+	return spec[*ORMap[string, *ORSet[string]]]{
 		empty: func() *ORMap[string, *ORSet[string]] { return NewORMap(StringCodec(), newSet) },
 		op: func(g *rnd, _ *world, x *ORMap[string, *ORSet[string]], r string) {
 			k := pick(g, "k", elems[:3])
@@ -137,13 +147,15 @@ func TestORMapProperties(t *testing.T) {
 				}
 			})
 		},
-	})
+	}
 }
+
+func TestORMapProperties(t *testing.T) { runProperties(t, setMapSpec()) }
 
 // An ORMap of GCounters: values with per-replica totals, pruned by the
 // value type's own Prune.
-func TestORMapOfCountersProperties(t *testing.T) {
-	runProperties(t, spec[*ORMap[int64, *GCounter]]{
+func counterMapSpec() spec[*ORMap[int64, *GCounter]] {
+	return spec[*ORMap[int64, *GCounter]]{
 		empty: func() *ORMap[int64, *GCounter] { return NewORMap(Int64Codec(), NewGCounter) },
 		op: func(g *rnd, _ *world, x *ORMap[int64, *GCounter], r string) {
 			k := int64(g.intn(3, "k"))
@@ -163,11 +175,13 @@ func TestORMapOfCountersProperties(t *testing.T) {
 				}
 			})
 		},
-	})
+	}
 }
 
-func TestLWWMapProperties(t *testing.T) {
-	runProperties(t, spec[*LWWMap[string, string]]{
+func TestORMapOfCountersProperties(t *testing.T) { runProperties(t, counterMapSpec()) }
+
+func lwwMapSpec() spec[*LWWMap[string, string]] {
+	return spec[*LWWMap[string, string]]{
 		empty: func() *LWWMap[string, string] { return NewLWWMap(StringCodec(), StringCodec()) },
 		op: func(g *rnd, w *world, x *LWWMap[string, string], r string) {
 			k := pick(g, "k", elems[:3])
@@ -178,11 +192,13 @@ func TestLWWMapProperties(t *testing.T) {
 			x.Put(r, k, pick(g, "v", elems), w.clock(r), w.physical(g))
 		},
 		value: func(x *LWWMap[string, string]) string { return printMap(x.All()) },
-	})
+	}
 }
 
-func TestORMultiMapProperties(t *testing.T) {
-	runProperties(t, spec[*ORMultiMap[string, int64]]{
+func TestLWWMapProperties(t *testing.T) { runProperties(t, lwwMapSpec()) }
+
+func multiMapSpec() spec[*ORMultiMap[string, int64]] {
+	return spec[*ORMultiMap[string, int64]]{
 		empty: func() *ORMultiMap[string, int64] { return NewORMultiMap(StringCodec(), Int64Codec()) },
 		op: func(g *rnd, _ *world, x *ORMultiMap[string, int64], r string) {
 			k := pick(g, "k", elems[:3])
@@ -205,11 +221,13 @@ func TestORMultiMapProperties(t *testing.T) {
 				}
 			})
 		},
-	})
+	}
 }
 
-func TestPNCounterMapProperties(t *testing.T) {
-	runProperties(t, spec[*PNCounterMap[string]]{
+func TestORMultiMapProperties(t *testing.T) { runProperties(t, multiMapSpec()) }
+
+func pnCounterMapSpec() spec[*PNCounterMap[string]] {
+	return spec[*PNCounterMap[string]]{
 		empty: func() *PNCounterMap[string] { return NewPNCounterMap(StringCodec()) },
 		op: func(g *rnd, _ *world, x *PNCounterMap[string], r string) {
 			k := pick(g, "k", elems[:3])
@@ -223,5 +241,7 @@ func TestPNCounterMapProperties(t *testing.T) {
 			}
 		},
 		value: func(x *PNCounterMap[string]) string { return printMap(x.All()) },
-	})
+	}
 }
+
+func TestPNCounterMapProperties(t *testing.T) { runProperties(t, pnCounterMapSpec()) }
