@@ -118,7 +118,7 @@ func newDecoder(data []byte, want Kind, allowed byte) (*decoder, byte) {
 		return d, 0
 	}
 	if k != want {
-		d.err = fmt.Errorf("%w: the encoding holds a %v, decoding a %v", ErrTypeMismatch, k, want)
+		d.err = fmt.Errorf("%w: encoded %v, decoding into %v", ErrTypeMismatch, k, want)
 		return d, 0
 	}
 	flags := data[2]

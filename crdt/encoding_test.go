@@ -114,7 +114,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"empty", nil, ErrMalformed, "a header is 3"},
 		{"other version", append([]byte{2}, good[1:]...), ErrVersion, "version 2, this package reads version 1"},
 		{"unknown kind", []byte{1, 99, 0}, ErrMalformed, "unknown kind 99"},
-		{"another type", counter, ErrTypeMismatch, "holds a GCounter, decoding a ORSet"},
+		{"another type", counter, ErrTypeMismatch, "encoded GCounter, decoding into ORSet"},
 		{"unknown flags", append([]byte{1, byte(KindORSet), 4}, good[3:]...), ErrMalformed, "flags"},
 		{"truncated", good[:len(good)-1], ErrMalformed, "truncated"},
 		{"trailing bytes", append(good[:len(good):len(good)], 0), ErrMalformed, "trailing"},
