@@ -31,8 +31,9 @@ type CRDT[T any] interface {
 	// reference to it. A delta is a value of the same type, to be merged
 	// into other replicas and encoded; apply no operations to it.
 	TakeDelta() (delta T, ok bool)
-	// Clone returns a deep copy (elements, keys and register values of
-	// reference types are copied as Go values: treat them as immutable).
+	// Clone returns a deep copy of the state, without the pending delta
+	// (elements, keys and register values of reference types are copied as
+	// Go values: treat them as immutable).
 	Clone() T
 	// NeedsPruning reports whether removed appears in the value's
 	// bookkeeping (counters, dots, causal context, nested values).
