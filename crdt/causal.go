@@ -59,7 +59,7 @@ func (c *causal) has(d dot) bool {
 	return i < len(sp) && sp[i].lo <= d.n
 }
 
-// hasAny reports whether the context has a dot of replica r.
+// hasReplica reports whether the context has a dot of replica r.
 func (c *causal) hasReplica(r string) bool {
 	_, ok := c.m[r]
 	return ok

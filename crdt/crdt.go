@@ -148,11 +148,30 @@ const (
 	kindEnd
 )
 
-var kindNames = [...]string{"", "GCounter", "PNCounter", "GSet", "ORSet", "LWWRegister", "MVRegister", "Flag", "ORMap", "LWWMap", "ORMultiMap", "PNCounterMap"}
-
 func (k Kind) String() string {
-	if k > 0 && k < kindEnd {
-		return kindNames[k]
+	switch k {
+	case KindGCounter:
+		return "GCounter"
+	case KindPNCounter:
+		return "PNCounter"
+	case KindGSet:
+		return "GSet"
+	case KindORSet:
+		return "ORSet"
+	case KindLWWRegister:
+		return "LWWRegister"
+	case KindMVRegister:
+		return "MVRegister"
+	case KindFlag:
+		return "Flag"
+	case KindORMap:
+		return "ORMap"
+	case KindLWWMap:
+		return "LWWMap"
+	case KindORMultiMap:
+		return "ORMultiMap"
+	case KindPNCounterMap:
+		return "PNCounterMap"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
