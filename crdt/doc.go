@@ -14,9 +14,9 @@
 // operation names the acting replica — the id of the cluster member (and
 // incarnation) that applies it — because that is whose contribution it is:
 //
-//	c.Increment("node-a", 1)       // GCounter: node-a's total grows
-//	s.Add("node-a", "x")           // ORSet: x tagged with node-a's next dot
-//	m.Put("node-a", k, v, clk, now) // LWWMap: a write timestamped by node-a's HLC
+//	c.Increment("node-a", 1)        // GCounter: node-a's total grows
+//	s.Add("node-a", "x")            // ORSet: x tagged with node-a's next dot
+//	m.Put("node-a", k, v, clk, now) // LWWMap: a write stamped by node-a's HLC
 //
 // The types, with what wins a conflict:
 //
