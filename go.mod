@@ -19,6 +19,7 @@ require (
 	k8s.io/api v0.28.4
 	k8s.io/apimachinery v0.28.4
 	k8s.io/client-go v0.28.4
+	pgregory.net/rapid v1.3.0
 )
 
 require (
