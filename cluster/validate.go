@@ -1,0 +1,279 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// minSecretLen is the shortest secret accepted: 128 bits.
+const minSecretLen = 16
+
+// configProblems collects Validate's findings.
+type configProblems []error
+
+func (p *configProblems) addf(key, format string, args ...any) {
+	*p = append(*p, fmt.Errorf("%w: %s: %s", ErrInvalidConfig, key, fmt.Sprintf(format, args...)))
+}
+
+func (p *configProblems) positive(key string, d time.Duration) {
+	if d <= 0 {
+		p.addf(key, "%v must be > 0", d)
+	}
+}
+
+func (p *configProblems) atLeastTwice(key string, d time.Duration, ofKey string, of time.Duration) {
+	if d > 0 && of > 0 && d/2 < of { // d < 2*of, without overflow
+		p.addf(key, "%v must be >= 2 * %s (%v), so that one lost message is not taken for a failure", d, ofKey, 2*of)
+	}
+}
+
+func (p *configProblems) port(key string, port int, zero string) {
+	if port < 0 || port > 65535 {
+		p.addf(key, "%d must be 0..65535 (0: %s)", port, zero)
+	}
+}
+
+func (p *configProblems) hostPort(key, s string) {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		p.addf(key, "%q is not host:port (e.g. 10.0.0.5:7350 or [::1]:7350)", s)
+		return
+	}
+	if host == "" {
+		p.addf(key, "%q has no host; want host:port", s)
+	} else if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		p.addf(key, "%q: %s cannot be dialled; want the address of a member", s, host)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		p.addf(key, "%q: port must be 1..65535", s)
+	}
+}
+
+func (p *configProblems) file(key, path string) {
+	info, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		p.addf(key, "%q does not exist", path)
+	case err != nil:
+		p.addf(key, "%q cannot be read: %v", path, err)
+	case info.IsDir():
+		p.addf(key, "%q is a directory; want a PEM file", path)
+	}
+}
+
+// Validate reports every problem with c as it is, joined with errors.Join;
+// each wraps ErrInvalidConfig and names the YAML key and what is allowed:
+//
+//	cluster: invalid config: suspect_after: 150ms must be >= 2 * heartbeat_interval (200ms), ...
+//
+// Empty Profile, Provider and LogLevel stand for their defaults
+// (development, auto, info) and pass; other zero values that cannot work (an
+// empty Name, a zero duration) fail, so validate c.WithDefaults() unless
+// every field is set — LoadConfig does. Validate reads the file system to
+// check that TLS files exist; it does not modify c.
+func (c Config) Validate() error {
+	var p configProblems
+	profile := c.Profile
+	if profile == "" {
+		profile = ProfileDevelopment
+	}
+
+	switch {
+	case c.Name == "":
+		p.addf("name", "empty; want a cluster name of lower-case letters, digits, '-', '_' or '.'")
+	case !isConfigName(c.Name):
+		p.addf("name", "%q may contain only lower-case letters, digits, '-', '_' and '.'", c.Name)
+	}
+	switch profile {
+	case ProfileDevelopment, ProfileProduction, ProfileEnterprise:
+	default:
+		p.addf("profile", "%q must be development, production or enterprise", c.Profile)
+	}
+	switch c.Provider {
+	case "", ProviderAuto, ProviderStatic, ProviderMDNS, ProviderConsul, ProviderKubernetes, providerKubernetesLong, ProviderDNS, ProviderEtcd:
+	default:
+		p.addf("provider", "%q must be auto, static, mdns, consul, k8s (or kubernetes), dns or etcd", c.Provider)
+	}
+	// The secret's value never appears in a message.
+	switch {
+	case c.Secret == "" && (profile == ProfileProduction || profile == ProfileEnterprise):
+		p.addf("secret", "required in the %s profile: set at least %d bytes shared by every member", profile, minSecretLen)
+	case c.Secret != "" && len(c.Secret) < minSecretLen:
+		p.addf("secret", "%d bytes is too short; must be at least %d bytes", len(c.Secret), minSecretLen)
+	}
+
+	switch {
+	case c.Host == "":
+		p.addf("host", "empty; want an IP address or host name to listen on, e.g. 127.0.0.1 or 0.0.0.0")
+	case net.ParseIP(c.Host) == nil && !isHostName(c.Host):
+		p.addf("host", "%q must be an IP address or a host name, without a port", c.Host)
+	}
+	p.port("port", c.Port, "pick a free port")
+	if c.AdvertiseAddress != "" {
+		p.hostPort("advertise_address", c.AdvertiseAddress)
+	}
+
+	p.positive("heartbeat_interval", c.HeartbeatInterval)
+	p.positive("suspect_after", c.SuspectAfter)
+	p.atLeastTwice("suspect_after", c.SuspectAfter, "heartbeat_interval", c.HeartbeatInterval)
+	p.positive("remove_after", c.RemoveAfter)
+	p.positive("join_timeout", c.JoinTimeout)
+	p.positive("leave_timeout", c.LeaveTimeout)
+
+	for i, s := range c.Seeds {
+		p.hostPort(fmt.Sprintf("seeds[%d]", i), s)
+	}
+	if c.Provider == ProviderStatic && len(c.Seeds) == 0 {
+		p.addf("seeds", "empty; provider static needs at least one host:port")
+	}
+
+	c.validateProviders(&p)
+
+	tls := map[string]string{"cert_file": c.TLS.CertFile, "key_file": c.TLS.KeyFile, "ca_file": c.TLS.CAFile}
+	var set, unset []string
+	for _, k := range []string{"cert_file", "key_file", "ca_file"} {
+		if tls[k] != "" {
+			set = append(set, k)
+			p.file("tls."+k, tls[k])
+		} else {
+			unset = append(unset, k)
+		}
+	}
+	switch {
+	case len(set) == 0 && profile == ProfileEnterprise:
+		p.addf("tls", "required in the enterprise profile: set cert_file, key_file and ca_file (mutual TLS)")
+	case len(set) > 0 && len(unset) > 0:
+		p.addf("tls", "%s set but %s not; set cert_file, key_file and ca_file together, or none", strings.Join(set, ", "), strings.Join(unset, ", "))
+	}
+
+	for i, k := range c.Kinds {
+		switch {
+		case k == "":
+			p.addf(fmt.Sprintf("kinds[%d]", i), "empty; a grain kind needs a name")
+		case slices.Index(c.Kinds, k) < i:
+			p.addf(fmt.Sprintf("kinds[%d]", i), "%q is listed twice", k)
+		}
+	}
+	if _, ok := c.Labels[""]; ok {
+		p.addf("labels", "a label has an empty key; every label needs a name")
+	}
+	switch c.LogLevel {
+	case "", "debug", "info", "warn", "error":
+	default:
+		p.addf("log_level", "%q must be debug, info, warn or error", c.LogLevel)
+	}
+	return errors.Join(p...)
+}
+
+// validateProviders checks the provider sections. Every section is checked
+// whatever the provider (auto may pick any of them); the fields a provider
+// cannot do without are required only when it is chosen explicitly.
+func (c Config) validateProviders(p *configProblems) {
+	m := c.MDNS
+	if !isServiceType(m.Service) {
+		p.addf("mdns.service", "%q must be a DNS-SD service type like _foundation._tcp or _name._udp", m.Service)
+	}
+	if m.Domain == "" {
+		p.addf("mdns.domain", "empty; want an mDNS domain such as local.")
+	}
+	for i, name := range m.Interfaces {
+		if name == "" {
+			p.addf(fmt.Sprintf("mdns.interfaces[%d]", i), "empty; want an interface name such as eth0")
+		}
+	}
+	p.positive("mdns.announce_interval", m.AnnounceInterval)
+	p.positive("mdns.expire_after", m.ExpireAfter)
+	p.atLeastTwice("mdns.expire_after", m.ExpireAfter, "mdns.announce_interval", m.AnnounceInterval)
+
+	if c.Provider == ProviderConsul && c.Consul.Address == "" {
+		p.addf("consul.address", "empty; provider consul needs the agent's HTTP address, e.g. 127.0.0.1:8500")
+	}
+	p.positive("consul.ttl", c.Consul.TTL)
+	p.positive("consul.deregister_after", c.Consul.DeregisterAfter)
+
+	if n := c.Kubernetes.PortName; n != "" && !isPortName(n) {
+		p.addf("kubernetes.port_name", "%q must be at most 15 lower-case letters, digits and '-', with a letter", n)
+	}
+
+	if c.Provider == ProviderDNS && c.DNS.Name == "" {
+		p.addf("dns.name", "empty; provider dns needs a name to resolve, e.g. foundation.default.svc.cluster.local")
+	}
+	p.port("dns.port", c.DNS.Port, "this member's port")
+	p.positive("dns.interval", c.DNS.Interval)
+
+	if c.Provider == ProviderEtcd && len(c.Etcd.Endpoints) == 0 {
+		p.addf("etcd.endpoints", "empty; provider etcd needs at least one endpoint, e.g. http://127.0.0.1:2379")
+	}
+	for i, e := range c.Etcd.Endpoints {
+		if e == "" {
+			p.addf(fmt.Sprintf("etcd.endpoints[%d]", i), "empty; want an etcd client URL such as http://127.0.0.1:2379")
+		}
+	}
+	if c.Etcd.LeaseTTL < time.Second {
+		p.addf("etcd.lease_ttl", "%v must be >= 1s (etcd grants leases in whole seconds)", c.Etcd.LeaseTTL)
+	}
+}
+
+// isConfigName reports whether s is a valid cluster name.
+func isConfigName(s string) bool {
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' && r != '_' && r != '.' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// isHostName reports whether s is plausible as a DNS host name.
+func isHostName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(strings.TrimSuffix(s, "."), ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for _, r := range label {
+			if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '-' {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// isServiceType reports whether s looks like "_name._tcp" or "_name._udp".
+func isServiceType(s string) bool {
+	name, ok := strings.CutSuffix(s, "._tcp")
+	if !ok {
+		name, ok = strings.CutSuffix(s, "._udp")
+	}
+	name, under := strings.CutPrefix(name, "_")
+	return ok && under && name != "" && !strings.ContainsAny(name, ". ")
+}
+
+// isPortName reports whether s is a valid Kubernetes port name
+// (IANA_SVC_NAME).
+func isPortName(s string) bool {
+	if len(s) > 15 || strings.HasPrefix(s, "-") || strings.HasSuffix(s, "-") || strings.Contains(s, "--") {
+		return false
+	}
+	letter := false
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z':
+			letter = true
+		case r >= '0' && r <= '9', r == '-':
+		default:
+			return false
+		}
+	}
+	return letter
+}
