@@ -233,13 +233,19 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 			}
 		}
 	}
+	// TEMPORARY until membership moves to memberlist: the heartbeat
+	// membership still takes HeartbeatInterval, SuspectAfter and
+	// RemoveAfter, which the configuration no longer has; they are mapped
+	// from the SWIM keys here. cluster_port, advertise_cluster_address,
+	// probe_timeout, gossip_interval, suspicion_multiplier and the rest of
+	// split_brain are not read yet: membership datagrams still use port.
 	n.Membership, err = cluster.NewMembership(cluster.MembershipConfig{
 		Cluster:           cfg.Name,
 		Secret:            []byte(cfg.Secret),
 		Self:              self,
-		HeartbeatInterval: cfg.HeartbeatInterval,
-		SuspectAfter:      cfg.SuspectAfter,
-		RemoveAfter:       cfg.RemoveAfter,
+		HeartbeatInterval: cfg.ProbeInterval,          // TEMPORARY mapping
+		SuspectAfter:      3 * cfg.ProbeInterval,      // TEMPORARY mapping
+		RemoveAfter:       cfg.SplitBrain.StableAfter, // TEMPORARY mapping
 		Logger:            n.Log,
 		Transport:         tr,
 	}, prov)

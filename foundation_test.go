@@ -130,8 +130,8 @@ func (pong) HandleCall(_ actor.Process, req any) (any, error) {
 
 func TestStartRejectsBadConfiguration(t *testing.T) {
 	_, err := foundation.Start(context.Background(), foundation.WithEnv(env(nil)),
-		foundation.WithConfig(func(c *cluster.Config) { c.HeartbeatInterval = -time.Second }))
-	if !errors.Is(err, cluster.ErrInvalidConfig) || !strings.Contains(err.Error(), "heartbeat_interval") {
+		foundation.WithConfig(func(c *cluster.Config) { c.ProbeInterval = -time.Second }))
+	if !errors.Is(err, cluster.ErrInvalidConfig) || !strings.Contains(err.Error(), "probe_interval") {
 		t.Fatalf("got %v", err)
 	}
 	_, err = foundation.Start(context.Background(), foundation.WithEnv(env(map[string]string{"CONSUL_HTTP_ADDR": "127.0.0.1:8500"})),
@@ -354,8 +354,8 @@ func TestCodeWinsOverDetectedProfile(t *testing.T) {
 		foundation.WithConfig(func(c *cluster.Config) {
 			c.Host = "127.0.0.1"
 			c.Port = ports[0]
-			c.HeartbeatInterval = 100 * time.Millisecond
-			c.SuspectAfter = 300 * time.Millisecond
+			c.ProbeInterval = 100 * time.Millisecond
+			c.ProbeTimeout = 60 * time.Millisecond
 			c.Secret = "test-secret-0123456789"
 		}))
 	if err != nil {
@@ -363,8 +363,8 @@ func TestCodeWinsOverDetectedProfile(t *testing.T) {
 	}
 	defer node.Stop(context.Background())
 	c := node.Config
-	if c.Profile != cluster.ProfileProduction || c.Host != "127.0.0.1" || c.HeartbeatInterval != 100*time.Millisecond || c.SuspectAfter != 300*time.Millisecond {
-		t.Fatalf("profile %s host %s heartbeat %v suspect %v", c.Profile, c.Host, c.HeartbeatInterval, c.SuspectAfter)
+	if c.Profile != cluster.ProfileProduction || c.Host != "127.0.0.1" || c.ProbeInterval != 100*time.Millisecond || c.ProbeTimeout != 60*time.Millisecond {
+		t.Fatalf("profile %s host %s probe interval %v timeout %v", c.Profile, c.Host, c.ProbeInterval, c.ProbeTimeout)
 	}
 	if !strings.HasPrefix(node.System.Address(), "127.0.0.1:") {
 		t.Fatalf("listening on %s", node.System.Address())

@@ -72,35 +72,59 @@ type Config struct {
 	// Host is the address the member listens on.
 	// Default: development "127.0.0.1", production and enterprise "0.0.0.0".
 	Host string `yaml:"host,omitempty"`
-	// Port is the TCP port the member listens on (and the UDP port of its
-	// membership datagrams), 0..65535; 0 picks a free port.
-	// Default: development 0, production and enterprise 7350. Because zero
-	// means "default", a production member always gets a fixed port.
+	// Port is the TCP port of actor remoting (proto.actor's gRPC),
+	// 0..65535; 0 picks a free port. Membership gossip and grain traffic use
+	// ClusterPort. Default: development 0, production and enterprise 7350.
+	// Because zero means "default", a production member always gets a fixed
+	// port.
 	Port int `yaml:"port,omitempty"`
 	// AdvertiseAddress is the host:port other members dial to reach this
 	// one, for when Host:Port is not reachable as such (0.0.0.0, NAT, a
 	// container's port mapping). Default: empty, meaning derived from Host
 	// and the bound port when the member starts.
 	AdvertiseAddress string `yaml:"advertise_address,omitempty"`
+	// ClusterPort is the port, TCP and UDP, of membership gossip (SWIM
+	// probes, gossip and state exchange) and of grain traffic, 0..65535;
+	// 0 picks a free port. When Port and ClusterPort are both non-zero they
+	// must differ. Default: development 0, production and enterprise 7351.
+	// As with Port, only development gets a free port.
+	ClusterPort int `yaml:"cluster_port,omitempty"`
+	// AdvertiseClusterAddress is the host:port other members dial to reach
+	// this member's ClusterPort, for when it is not reachable as such.
+	// Default: empty, meaning derived: the host of AdvertiseAddress (else
+	// Host) with the bound cluster port.
+	AdvertiseClusterAddress string `yaml:"advertise_cluster_address,omitempty"`
 
-	// HeartbeatInterval is how often the member probes each peer.
-	// Default: development 100ms, production 500ms, enterprise 250ms.
-	HeartbeatInterval time.Duration `yaml:"heartbeat_interval,omitempty"`
-	// SuspectAfter: a peer that has not answered a heartbeat for this long
-	// is marked unreachable. At least 2 × HeartbeatInterval, so that one lost
-	// heartbeat never does it.
-	// Default: development 300ms, production 2s, enterprise 1s.
-	SuspectAfter time.Duration `yaml:"suspect_after,omitempty"`
-	// RemoveAfter: a peer unreachable for this long (after SuspectAfter) is
-	// removed from the cluster and its grains move elsewhere.
-	// Default: development 200ms, production 5s, enterprise 3s.
-	RemoveAfter time.Duration `yaml:"remove_after,omitempty"`
+	// ProbeInterval is the SWIM probe interval: every interval the member
+	// probes one peer (in a shuffled round-robin order) and, when no ack
+	// comes within ProbeTimeout, asks a few other members to probe it
+	// indirectly. Default: development 100ms, production 500ms, enterprise
+	// 250ms.
+	ProbeInterval time.Duration `yaml:"probe_interval,omitempty"`
+	// ProbeTimeout is how long a probe waits for the peer's ack before the
+	// indirect probes start; less than ProbeInterval, whose remainder the
+	// indirect probes use. Default: development 60ms, production 300ms,
+	// enterprise 150ms.
+	ProbeTimeout time.Duration `yaml:"probe_timeout,omitempty"`
+	// GossipInterval is how often the member passes membership news (joins,
+	// suspicions, failures, leaves) to a few random peers.
+	// Default: development 50ms, production 200ms, enterprise 100ms.
+	GossipInterval time.Duration `yaml:"gossip_interval,omitempty"`
+	// SuspicionMultiplier scales the SWIM suspicion timeout: a suspected
+	// member that does not refute the suspicion within SuspicionMultiplier ×
+	// log10(N) × ProbeInterval (N members, log10(N) taken as at least 1) is
+	// declared failed. 1..20. Default: development 3, production and
+	// enterprise 4.
+	SuspicionMultiplier int `yaml:"suspicion_multiplier,omitempty"`
 	// JoinTimeout bounds joining the cluster at start.
 	// Default: development 2s, production 10s, enterprise 10s.
 	JoinTimeout time.Duration `yaml:"join_timeout,omitempty"`
 	// LeaveTimeout bounds announcing a graceful leave at stop.
 	// Default (all profiles): 1s.
 	LeaveTimeout time.Duration `yaml:"leave_timeout,omitempty"`
+	// SplitBrain configures the split-brain resolver, which decides which
+	// side of a network partition keeps running.
+	SplitBrain SplitBrainConfig `yaml:"split_brain,omitempty"`
 
 	// Seeds are host:port addresses of members to join, for the static
 	// provider (which requires at least one). Default: none.
@@ -130,6 +154,88 @@ type Config struct {
 	// LogLevel is the minimum level logged: debug, info, warn or error.
 	// Default (all profiles): info.
 	LogLevel string `yaml:"log_level,omitempty"`
+}
+
+// Split-brain strategies, the values of SplitBrainConfig.Strategy.
+const (
+	// SplitBrainKeepMajority: the side with more than half of the members
+	// keeps running; on an even split, the side with the member of the
+	// lowest address does (as in Akka).
+	SplitBrainKeepMajority = "keep-majority"
+	// SplitBrainStaticQuorum: a side with at least QuorumSize members keeps
+	// running.
+	SplitBrainStaticQuorum = "static-quorum"
+	// SplitBrainKeepOldest: the side with the oldest member keeps running
+	// (see OldestSurvivesAlone).
+	SplitBrainKeepOldest = "keep-oldest"
+	// SplitBrainDownAll: every member downs itself.
+	SplitBrainDownAll = "down-all"
+	// SplitBrainLeaseMajority: the side that takes a lease (Lease) keeps
+	// running; the minority side tries only after Lease.AcquireDelay.
+	SplitBrainLeaseMajority = "lease-majority"
+)
+
+// Lease back-ends, the values of SplitBrainLeaseConfig.Backend.
+const (
+	// LeaseBackendEtcd holds the lease in etcd (etcd.endpoints).
+	LeaseBackendEtcd = "etcd"
+	// LeaseBackendKubernetes holds the lease as a coordination.k8s.io Lease
+	// in the namespace of the kubernetes section.
+	LeaseBackendKubernetes = "kubernetes"
+)
+
+// SplitBrainConfig configures the split-brain resolver (YAML key
+// "split_brain"). When members become unreachable and the set of
+// unreachable members has stayed unchanged for StableAfter, the resolver
+// decides, by Strategy, which side of the partition keeps running; the
+// members of the other side down themselves.
+type SplitBrainConfig struct {
+	// Strategy is keep-majority, static-quorum, keep-oldest, down-all or
+	// lease-majority (see the SplitBrain… constants).
+	// Default (all profiles): keep-majority.
+	Strategy string `yaml:"strategy,omitempty"`
+	// StableAfter is how long the set of unreachable members must stay
+	// unchanged before the resolver decides.
+	// Default: development 250ms, production 1.5s, enterprise 1s.
+	StableAfter time.Duration `yaml:"stable_after,omitempty"`
+	// QuorumSize is the least number of members a side needs to keep
+	// running under static-quorum, which requires it (>= 1); it must be 0
+	// with every other strategy. Set it to more than half the planned
+	// cluster size. Default: 0.
+	QuorumSize int `yaml:"quorum_size,omitempty"`
+	// OldestSurvivesAlone, for keep-oldest only: when false (the default,
+	// Akka's down-if-alone on), an oldest member left alone on its side
+	// downs itself and the other side keeps running, so that one member cut
+	// off cannot take the rest down; when true, the oldest member's side
+	// keeps running even when it is alone.
+	OldestSurvivesAlone bool `yaml:"oldest_survives_alone,omitempty"`
+	// Lease configures the lease of lease-majority.
+	Lease SplitBrainLeaseConfig `yaml:"lease,omitempty"`
+}
+
+// SplitBrainLeaseConfig configures the lease the lease-majority strategy
+// takes (YAML key "split_brain.lease").
+type SplitBrainLeaseConfig struct {
+	// Backend holds the lease: etcd (using the etcd section's endpoints) or
+	// kubernetes (a coordination.k8s.io Lease in the kubernetes section's
+	// namespace). Default: empty, meaning the discovery provider's when
+	// that is etcd or k8s. lease-majority requires one, set here or through
+	// Provider set to etcd or k8s (not auto, whose choice Validate cannot
+	// know), and with etcd, etcd.endpoints.
+	Backend string `yaml:"backend,omitempty"`
+	// Name is the lease's name: a DNS label (at most 63 lower-case letters,
+	// digits and '-', beginning and ending with a letter or digit), usable
+	// as an etcd key and as a Kubernetes object name. Default: empty,
+	// meaning "<name>-split-brain".
+	Name string `yaml:"name,omitempty"`
+	// TTL is how long the lease outlives its holder's last renewal; at
+	// least 1s (etcd grants whole seconds). Default (all profiles): 10s.
+	TTL time.Duration `yaml:"ttl,omitempty"`
+	// AcquireDelay is how long the minority side waits before it tries to
+	// take the lease, so that the majority side, which tries at once, gets
+	// it first; >= 0. Because zero means "default", the shortest delay that
+	// can be set is 1ns. Default (all profiles): 2s.
+	AcquireDelay time.Duration `yaml:"acquire_delay,omitempty"`
 }
 
 // MDNSConfig configures the mdns provider (YAML key "mdns").
@@ -246,4 +352,28 @@ func (c Config) ResolveProvider(d Detection) string {
 		return ProviderStatic
 	}
 	return ProviderMDNS
+}
+
+// leaseBackend returns the lease back-end of split_brain: Lease.Backend, or
+// the one of provider when that is etcd or k8s, else "".
+func (c Config) leaseBackend(provider string) string {
+	if c.SplitBrain.Lease.Backend != "" {
+		return c.SplitBrain.Lease.Backend
+	}
+	switch provider {
+	case ProviderEtcd:
+		return LeaseBackendEtcd
+	case ProviderKubernetes, providerKubernetesLong:
+		return LeaseBackendKubernetes
+	}
+	return ""
+}
+
+// leaseName returns the name of the split-brain lease: Lease.Name, or
+// "<name>-split-brain".
+func (c Config) leaseName() string {
+	if c.SplitBrain.Lease.Name != "" {
+		return c.SplitBrain.Lease.Name
+	}
+	return c.Name + "-split-brain"
 }

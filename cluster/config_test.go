@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -124,11 +125,22 @@ func TestPresetValues(t *testing.T) {
 		{"host", "127.0.0.1", "0.0.0.0", "0.0.0.0"},
 		{"port", 0, 7350, 7350},
 		{"advertise_address", "", "", ""},
-		{"heartbeat_interval", 100 * ms, 500 * ms, 250 * ms},
-		{"suspect_after", 300 * ms, 2 * s, 1 * s},
-		{"remove_after", 200 * ms, 5 * s, 3 * s},
+		{"cluster_port", 0, 7351, 7351},
+		{"advertise_cluster_address", "", "", ""},
+		{"probe_interval", 100 * ms, 500 * ms, 250 * ms},
+		{"probe_timeout", 60 * ms, 300 * ms, 150 * ms},
+		{"gossip_interval", 50 * ms, 200 * ms, 100 * ms},
+		{"suspicion_multiplier", 3, 4, 4},
 		{"join_timeout", 2 * s, 10 * s, 10 * s},
 		{"leave_timeout", 1 * s, 1 * s, 1 * s},
+		{"split_brain.strategy", "keep-majority", "keep-majority", "keep-majority"},
+		{"split_brain.stable_after", 250 * ms, 1500 * ms, 1 * s},
+		{"split_brain.quorum_size", 0, 0, 0},
+		{"split_brain.oldest_survives_alone", false, false, false},
+		{"split_brain.lease.backend", "", "", ""},
+		{"split_brain.lease.name", "", "", ""},
+		{"split_brain.lease.ttl", 10 * s, 10 * s, 10 * s},
+		{"split_brain.lease.acquire_delay", 2 * s, 2 * s, 2 * s},
 		{"seeds", []string(nil), []string(nil), []string(nil)},
 		{"mdns.service", "_foundation._tcp", "_foundation._tcp", "_foundation._tcp"},
 		{"mdns.domain", "local.", "local.", "local."},
@@ -195,7 +207,7 @@ func TestPresetProfiles(t *testing.T) {
 		}
 	}
 	got := cluster.Preset("staging")
-	if got.Profile != "staging" || got.HeartbeatInterval != cluster.Development().HeartbeatInterval {
+	if got.Profile != "staging" || got.ProbeInterval != cluster.Development().ProbeInterval {
 		t.Errorf("Preset(staging) = %+v; want development values with profile staging", got)
 	}
 	if err := got.Validate(); !errors.Is(err, cluster.ErrInvalidConfig) || !strings.Contains(err.Error(), `profile: "staging"`) {
@@ -233,20 +245,20 @@ func TestWithDefaults(t *testing.T) {
 	}
 
 	in := cluster.Config{
-		Profile:           cluster.ProfileProduction,
-		Port:              9000,
-		HeartbeatInterval: time.Second,
-		Seeds:             []string{"10.0.0.1:7350"},
-		MDNS:              cluster.MDNSConfig{Interfaces: []string{"eth0"}},
-		Labels:            map[string]string{"zone": "a"},
+		Profile:       cluster.ProfileProduction,
+		Port:          9000,
+		ProbeInterval: time.Second,
+		Seeds:         []string{"10.0.0.1:7350"},
+		MDNS:          cluster.MDNSConfig{Interfaces: []string{"eth0"}},
+		Labels:        map[string]string{"zone": "a"},
 	}
 	snapshot := cluster.Config{
-		Profile:           cluster.ProfileProduction,
-		Port:              9000,
-		HeartbeatInterval: time.Second,
-		Seeds:             []string{"10.0.0.1:7350"},
-		MDNS:              cluster.MDNSConfig{Interfaces: []string{"eth0"}},
-		Labels:            map[string]string{"zone": "a"},
+		Profile:       cluster.ProfileProduction,
+		Port:          9000,
+		ProbeInterval: time.Second,
+		Seeds:         []string{"10.0.0.1:7350"},
+		MDNS:          cluster.MDNSConfig{Interfaces: []string{"eth0"}},
+		Labels:        map[string]string{"zone": "a"},
 	}
 	got := in.WithDefaults()
 	if !reflect.DeepEqual(in, snapshot) {
@@ -254,7 +266,7 @@ func TestWithDefaults(t *testing.T) {
 	}
 	want := cluster.Production()
 	want.Port = 9000
-	want.HeartbeatInterval = time.Second
+	want.ProbeInterval = time.Second
 	want.Seeds = []string{"10.0.0.1:7350"}
 	want.MDNS.Interfaces = []string{"eth0"}
 	want.Labels = map[string]string{"zone": "a"}
@@ -308,10 +320,42 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"advertise without port", func(c *cluster.Config) { c.AdvertiseAddress = "10.0.0.1" }, `advertise_address: "10.0.0.1" is not host:port`},
 		{"advertise unspecified", func(c *cluster.Config) { c.AdvertiseAddress = "0.0.0.0:7350" }, `advertise_address: "0.0.0.0:7350": 0.0.0.0 cannot be dialled`},
 		{"advertise port 0", func(c *cluster.Config) { c.AdvertiseAddress = "10.0.0.1:0" }, `advertise_address: "10.0.0.1:0": port must be 1..65535`},
-		{"zero heartbeat", func(c *cluster.Config) { c.HeartbeatInterval = 0 }, "heartbeat_interval: 0s must be > 0"},
-		{"negative suspect", func(c *cluster.Config) { c.SuspectAfter = -time.Second }, "suspect_after: -1s must be > 0"},
-		{"suspect below two heartbeats", func(c *cluster.Config) { c.SuspectAfter = 900 * time.Millisecond }, "suspect_after: 900ms must be >= 2 * heartbeat_interval (1s)"},
-		{"zero remove", func(c *cluster.Config) { c.RemoveAfter = 0 }, "remove_after: 0s must be > 0"},
+		{"negative cluster port", func(c *cluster.Config) { c.ClusterPort = -1 }, "cluster_port: -1 must be 0..65535 (0: pick a free port)"},
+		{"cluster port too large", func(c *cluster.Config) { c.ClusterPort = 65536 }, "cluster_port: 65536 must be 0..65535"},
+		{"cluster port is port", func(c *cluster.Config) { c.ClusterPort = c.Port }, "cluster_port: 7350 is also port; membership gossip and actor remoting need different ports"},
+		{"advertise cluster without port", func(c *cluster.Config) { c.AdvertiseClusterAddress = "10.0.0.1" }, `advertise_cluster_address: "10.0.0.1" is not host:port`},
+		{"advertise cluster without host", func(c *cluster.Config) { c.AdvertiseClusterAddress = ":7351" }, `advertise_cluster_address: ":7351" has no host`},
+		{"advertise cluster port 0", func(c *cluster.Config) { c.AdvertiseClusterAddress = "10.0.0.1:0" }, `advertise_cluster_address: "10.0.0.1:0": port must be 1..65535`},
+		{"zero probe interval", func(c *cluster.Config) { c.ProbeInterval = 0 }, "probe_interval: 0s must be > 0"},
+		{"negative probe timeout", func(c *cluster.Config) { c.ProbeTimeout = -time.Second }, "probe_timeout: -1s must be > 0"},
+		{"probe timeout equal to the interval", func(c *cluster.Config) { c.ProbeTimeout = c.ProbeInterval }, "probe_timeout: 500ms must be < probe_interval (500ms), which leaves time for indirect probes"},
+		{"probe timeout above the interval", func(c *cluster.Config) { c.ProbeTimeout = time.Second }, "probe_timeout: 1s must be < probe_interval (500ms)"},
+		{"zero gossip interval", func(c *cluster.Config) { c.GossipInterval = 0 }, "gossip_interval: 0s must be > 0"},
+		{"zero suspicion multiplier", func(c *cluster.Config) { c.SuspicionMultiplier = 0 }, "suspicion_multiplier: 0 must be 1..20"},
+		{"suspicion multiplier too large", func(c *cluster.Config) { c.SuspicionMultiplier = 21 }, "suspicion_multiplier: 21 must be 1..20"},
+		{"split-brain strategy", func(c *cluster.Config) { c.SplitBrain.Strategy = "keep-minority" }, `split_brain.strategy: "keep-minority" must be keep-majority, static-quorum, keep-oldest, down-all or lease-majority`},
+		{"zero stable after", func(c *cluster.Config) { c.SplitBrain.StableAfter = 0 }, "split_brain.stable_after: 0s must be > 0"},
+		{"static quorum without size", func(c *cluster.Config) { c.SplitBrain.Strategy = "static-quorum" }, "split_brain.quorum_size: 0; strategy static-quorum needs a quorum size >= 1"},
+		{"static quorum negative", func(c *cluster.Config) { c.SplitBrain.Strategy = "static-quorum"; c.SplitBrain.QuorumSize = -2 }, "split_brain.quorum_size: -2; strategy static-quorum needs a quorum size >= 1"},
+		{"quorum size without static quorum", func(c *cluster.Config) { c.SplitBrain.QuorumSize = 3 }, "split_brain.quorum_size: 3 must be 0 unless split_brain.strategy is static-quorum"},
+		{"oldest alone without keep-oldest", func(c *cluster.Config) { c.SplitBrain.OldestSurvivesAlone = true }, "split_brain.oldest_survives_alone: true applies only to split_brain.strategy keep-oldest"},
+		{"lease backend", func(c *cluster.Config) { c.SplitBrain.Lease.Backend = "zookeeper" }, `split_brain.lease.backend: "zookeeper" must be etcd or kubernetes (empty: the provider's, when that is etcd or k8s)`},
+		{"lease majority without backend", func(c *cluster.Config) { c.SplitBrain.Strategy = "lease-majority" }, `split_brain.lease.backend: empty and provider "auto" holds no lease; strategy lease-majority needs etcd or kubernetes`},
+		{"lease majority with static", func(c *cluster.Config) { c.SplitBrain.Strategy = "lease-majority"; c.Provider = "static" }, `split_brain.lease.backend: empty and provider "static" holds no lease`},
+		{"lease on etcd without endpoints", func(c *cluster.Config) {
+			c.SplitBrain.Strategy = "lease-majority"
+			c.SplitBrain.Lease.Backend = "etcd"
+		}, "split_brain.lease.backend: etcd needs etcd.endpoints"},
+		{"lease name", func(c *cluster.Config) { c.SplitBrain.Lease.Name = "Split_Brain" }, `split_brain.lease.name: "Split_Brain" must be a DNS label`},
+		{"lease name too long", func(c *cluster.Config) { c.SplitBrain.Lease.Name = strings.Repeat("a", 64) }, `split_brain.lease.name: "aaaa`},
+		{"lease name ends with a dash", func(c *cluster.Config) { c.SplitBrain.Lease.Name = "lease-" }, `split_brain.lease.name: "lease-" must be a DNS label`},
+		{"default lease name", func(c *cluster.Config) {
+			c.Name = "orders_eu"
+			c.SplitBrain.Strategy = "lease-majority"
+			c.Provider = "k8s"
+		}, `split_brain.lease.name: empty, and its default "orders_eu-split-brain" (name + "-split-brain") is not a DNS label`},
+		{"lease ttl", func(c *cluster.Config) { c.SplitBrain.Lease.TTL = 999 * time.Millisecond }, "split_brain.lease.ttl: 999ms must be >= 1s"},
+		{"lease acquire delay", func(c *cluster.Config) { c.SplitBrain.Lease.AcquireDelay = -time.Second }, "split_brain.lease.acquire_delay: -1s must be >= 0"},
 		{"zero join timeout", func(c *cluster.Config) { c.JoinTimeout = 0 }, "join_timeout: 0s must be > 0"},
 		{"zero leave timeout", func(c *cluster.Config) { c.LeaveTimeout = 0 }, "leave_timeout: 0s must be > 0"},
 		{"seed without port", func(c *cluster.Config) { c.Seeds[1] = "node-2.example" }, `seeds[1]: "node-2.example" is not host:port`},
@@ -365,14 +409,14 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	c := cfgValid(t)
 	c.Name = ""
 	c.Port = -1
-	c.HeartbeatInterval = 0
+	c.ProbeInterval = 0
 	c.LogLevel = "loud"
 	err := c.Validate()
 	problems := cfgProblems(err)
 	if len(problems) != 4 {
 		t.Fatalf("Validate() found %d problems, want 4:\n%v", len(problems), err)
 	}
-	for i, key := range []string{"name:", "port:", "heartbeat_interval:", "log_level:"} {
+	for i, key := range []string{"name:", "port:", "probe_interval:", "log_level:"} {
 		if !errors.Is(problems[i], cluster.ErrInvalidConfig) || !strings.HasPrefix(problems[i].Error(), "cluster: invalid config: "+key) {
 			t.Errorf("problem %d = %q, want one about %s", i, problems[i], key)
 		}
@@ -479,8 +523,8 @@ func TestLoadConfigPrecedence(t *testing.T) {
 				t.Errorf("got %+v, want %+v", got, tc.want)
 			}
 			// Keys no layer set keep the preset's value.
-			if c.HeartbeatInterval != cluster.Development().HeartbeatInterval || c.Name != "foundation" {
-				t.Errorf("untouched keys changed: heartbeat %v, name %q", c.HeartbeatInterval, c.Name)
+			if c.ProbeInterval != cluster.Development().ProbeInterval || c.Name != "foundation" {
+				t.Errorf("untouched keys changed: probe interval %v, name %q", c.ProbeInterval, c.Name)
 			}
 		})
 	}
@@ -491,13 +535,18 @@ func TestLoadConfigLayersCombine(t *testing.T) {
 name: orders
 mdns:
   service: _orders._tcp
-heartbeat_interval: 50ms
-suspect_after: 1s
+probe_interval: 50ms
+probe_timeout: 10ms
+split_brain:
+  strategy: keep-oldest
+  lease:
+    ttl: 5s
 `)
 	c, err := cluster.LoadConfig(path, cfgEnv(map[string]string{
-		"FOUNDATION_MDNS_INTERFACES": "eth0,eth1",
-		"FOUNDATION_SUSPECT_AFTER":   "400ms",
-		"FOUNDATION_KINDS":           "user, order",
+		"FOUNDATION_MDNS_INTERFACES":                   "eth0,eth1",
+		"FOUNDATION_PROBE_TIMEOUT":                     "40ms",
+		"FOUNDATION_SPLIT_BRAIN_OLDEST_SURVIVES_ALONE": "true",
+		"FOUNDATION_KINDS":                             "user, order",
 	}), func(c *cluster.Config) { c.LogLevel = "debug" })
 	if err != nil {
 		t.Fatal(err)
@@ -506,8 +555,11 @@ suspect_after: 1s
 	want.Name = "orders"
 	want.MDNS.Service = "_orders._tcp"
 	want.MDNS.Interfaces = []string{"eth0", "eth1"}
-	want.HeartbeatInterval = 50 * time.Millisecond
-	want.SuspectAfter = 400 * time.Millisecond
+	want.ProbeInterval = 50 * time.Millisecond
+	want.ProbeTimeout = 40 * time.Millisecond
+	want.SplitBrain.Strategy = cluster.SplitBrainKeepOldest
+	want.SplitBrain.OldestSurvivesAlone = true
+	want.SplitBrain.Lease.TTL = 5 * time.Second
 	want.Kinds = []string{"user", "order"}
 	want.LogLevel = "debug"
 	if !reflect.DeepEqual(c, want) {
@@ -515,15 +567,144 @@ suspect_after: 1s
 	}
 }
 
+// Every membership and split-brain key, from a file and from the
+// environment.
+func TestLoadConfigMembershipKeys(t *testing.T) {
+	path := writeCfgFile(t, `
+profile: production
+provider: etcd
+etcd: {endpoints: ["http://etcd:2379"]}
+cluster_port: 9001
+advertise_cluster_address: "10.0.0.1:19001"
+probe_interval: 1s
+probe_timeout: 400ms
+gossip_interval: 300ms
+suspicion_multiplier: 6
+split_brain:
+  strategy: lease-majority
+  stable_after: 5s
+  lease:
+    name: orders-lease
+    ttl: 20s
+    acquire_delay: 4s
+`)
+	env := map[string]string{"FOUNDATION_SECRET": cfgSecret}
+	c, err := cluster.LoadConfig(path, cfgEnv(env), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := cluster.Production()
+	want.Secret = cfgSecret
+	want.Provider = cluster.ProviderEtcd
+	want.Etcd.Endpoints = []string{"http://etcd:2379"}
+	want.ClusterPort = 9001
+	want.AdvertiseClusterAddress = "10.0.0.1:19001"
+	want.ProbeInterval = time.Second
+	want.ProbeTimeout = 400 * time.Millisecond
+	want.GossipInterval = 300 * time.Millisecond
+	want.SuspicionMultiplier = 6
+	want.SplitBrain = cluster.SplitBrainConfig{
+		Strategy:    cluster.SplitBrainLeaseMajority,
+		StableAfter: 5 * time.Second,
+		Lease:       cluster.SplitBrainLeaseConfig{Name: "orders-lease", TTL: 20 * time.Second, AcquireDelay: 4 * time.Second},
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Fatalf("from the file:\ngot  %+v\nwant %+v", c, want)
+	}
+
+	for k, v := range map[string]string{
+		"FOUNDATION_CLUSTER_PORT":                      "9002",
+		"FOUNDATION_ADVERTISE_CLUSTER_ADDRESS":         "node-1.example:9002",
+		"FOUNDATION_PROBE_INTERVAL":                    "2s",
+		"FOUNDATION_PROBE_TIMEOUT":                     "1s",
+		"FOUNDATION_GOSSIP_INTERVAL":                   "500ms",
+		"FOUNDATION_SUSPICION_MULTIPLIER":              "8",
+		"FOUNDATION_SPLIT_BRAIN_STRATEGY":              "keep-oldest",
+		"FOUNDATION_SPLIT_BRAIN_STABLE_AFTER":          "7s",
+		"FOUNDATION_SPLIT_BRAIN_OLDEST_SURVIVES_ALONE": "TRUE",
+		"FOUNDATION_SPLIT_BRAIN_LEASE_BACKEND":         "kubernetes",
+		"FOUNDATION_SPLIT_BRAIN_LEASE_NAME":            "other-lease",
+		"FOUNDATION_SPLIT_BRAIN_LEASE_TTL":             "30s",
+		"FOUNDATION_SPLIT_BRAIN_LEASE_ACQUIRE_DELAY":   "1ms",
+	} {
+		env[k] = v
+	}
+	c, err = cluster.LoadConfig(path, cfgEnv(env), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.ClusterPort = 9002
+	want.AdvertiseClusterAddress = "node-1.example:9002"
+	want.ProbeInterval = 2 * time.Second
+	want.ProbeTimeout = time.Second
+	want.GossipInterval = 500 * time.Millisecond
+	want.SuspicionMultiplier = 8
+	want.SplitBrain = cluster.SplitBrainConfig{
+		Strategy:            cluster.SplitBrainKeepOldest,
+		StableAfter:         7 * time.Second,
+		OldestSurvivesAlone: true,
+		Lease:               cluster.SplitBrainLeaseConfig{Backend: cluster.LeaseBackendKubernetes, Name: "other-lease", TTL: 30 * time.Second, AcquireDelay: time.Millisecond},
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Fatalf("environment over file:\ngot  %+v\nwant %+v", c, want)
+	}
+
+	// static-quorum with its size, from the environment alone.
+	c, err = cluster.LoadConfig("", cfgEnv(map[string]string{
+		"FOUNDATION_SPLIT_BRAIN_STRATEGY":    "static-quorum",
+		"FOUNDATION_SPLIT_BRAIN_QUORUM_SIZE": "3",
+	}), nil)
+	if err != nil || c.SplitBrain.Strategy != cluster.SplitBrainStaticQuorum || c.SplitBrain.QuorumSize != 3 {
+		t.Fatalf("static-quorum from the environment: %+v, %v", c.SplitBrain, err)
+	}
+}
+
+// lease-majority finds its back-end through the provider when it is etcd or
+// k8s, and needs etcd.endpoints on etcd.
+func TestValidateLeaseBackend(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(*cluster.Config)
+		want   string // "" for valid
+	}{
+		{"provider etcd", func(c *cluster.Config) { c.Provider = "etcd"; c.Etcd.Endpoints = []string{"http://e:2379"} }, ""},
+		{"provider k8s", func(c *cluster.Config) { c.Provider = "k8s" }, ""},
+		{"provider kubernetes", func(c *cluster.Config) { c.Provider = "kubernetes" }, ""},
+		{"explicit kubernetes with static", func(c *cluster.Config) { c.Provider = "static"; c.SplitBrain.Lease.Backend = "kubernetes" }, ""},
+		{"explicit etcd with endpoints", func(c *cluster.Config) {
+			c.SplitBrain.Lease.Backend = "etcd"
+			c.Etcd.Endpoints = []string{"http://e:2379"}
+		}, ""},
+		{"provider etcd without endpoints", func(c *cluster.Config) { c.Provider = "etcd" }, "etcd.endpoints: empty"},
+		{"provider consul", func(c *cluster.Config) { c.Provider = "consul" }, `split_brain.lease.backend: empty and provider "consul" holds no lease`},
+		{"provider auto", func(c *cluster.Config) {}, `split_brain.lease.backend: empty and provider "auto" holds no lease`},
+		{"explicit etcd without endpoints", func(c *cluster.Config) { c.Provider = "k8s"; c.SplitBrain.Lease.Backend = "etcd" }, "split_brain.lease.backend: etcd needs etcd.endpoints"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := cfgValid(t)
+			c.SplitBrain.Strategy = cluster.SplitBrainLeaseMajority
+			tc.mutate(&c)
+			err := c.Validate()
+			switch problems := cfgProblems(err); {
+			case tc.want == "" && err != nil:
+				t.Fatalf("Validate() = %v, want nil", err)
+			case tc.want != "" && (len(problems) != 1 || !strings.HasPrefix(err.Error(), "cluster: invalid config: "+tc.want)):
+				t.Fatalf("Validate() = %v\nwant one problem starting %q", err, tc.want)
+			}
+		})
+	}
+}
+
 func TestLoadConfigZeroMeansDefault(t *testing.T) {
-	path := writeCfgFile(t, "heartbeat_interval: 0s\nport: 0\nname: \"\"\n")
+	path := writeCfgFile(t, "probe_interval: 0s\nport: 0\ncluster_port: 0\nname: \"\"\nsplit_brain: {stable_after: 0s}\n")
 	c, err := cluster.LoadConfig(path, cfgEnv(map[string]string{"FOUNDATION_PROFILE": "production", "FOUNDATION_SECRET": cfgSecret}),
-		func(c *cluster.Config) { c.SuspectAfter = 0 })
+		func(c *cluster.Config) { c.ProbeTimeout = 0 })
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := cluster.Production()
-	if c.HeartbeatInterval != p.HeartbeatInterval || c.Port != p.Port || c.Name != p.Name || c.SuspectAfter != p.SuspectAfter {
+	if c.ProbeInterval != p.ProbeInterval || c.Port != p.Port || c.ClusterPort != p.ClusterPort || c.Name != p.Name ||
+		c.ProbeTimeout != p.ProbeTimeout || c.SplitBrain.StableAfter != p.SplitBrain.StableAfter {
 		t.Errorf("zero values did not take the production defaults: %+v", c)
 	}
 }
@@ -540,12 +721,12 @@ func TestLoadConfigProfile(t *testing.T) {
 	}
 	tlsYAML := "tls: {cert_file: " + tls.CertFile + ", key_file: " + tls.KeyFile + ", ca_file: " + tls.CAFile + "}\n"
 	for _, tc := range []struct {
-		name      string
-		file      string
-		env       map[string]string
-		override  func(*cluster.Config)
-		want      cluster.Profile
-		heartbeat time.Duration
+		name     string
+		file     string
+		env      map[string]string
+		override func(*cluster.Config)
+		want     cluster.Profile
+		probe    time.Duration
 	}{
 		{"default is development", "", nil, nil, cluster.ProfileDevelopment, 100 * time.Millisecond},
 		{"from the file", "profile: production\n", secret, nil, cluster.ProfileProduction, 500 * time.Millisecond},
@@ -553,9 +734,9 @@ func TestLoadConfigProfile(t *testing.T) {
 		{"environment over file", "profile: production\n" + tlsYAML, withEnv("FOUNDATION_PROFILE", "enterprise"), nil, cluster.ProfileEnterprise, 250 * time.Millisecond},
 		{"code over environment", "", withEnv("FOUNDATION_PROFILE", "production"), func(c *cluster.Config) { c.Profile = cluster.ProfileDevelopment }, cluster.ProfileDevelopment, 100 * time.Millisecond},
 		{"code over file", "profile: development\n" + tlsYAML, secret, func(c *cluster.Config) { c.Profile = cluster.ProfileEnterprise }, cluster.ProfileEnterprise, 250 * time.Millisecond},
-		{"file heartbeat kept across a change of profile in code", "heartbeat_interval: 50ms\nsuspect_after: 150ms\n", secret, func(c *cluster.Config) { c.Profile = cluster.ProfileProduction }, cluster.ProfileProduction, 50 * time.Millisecond},
-		{"code heartbeat kept across its change of profile", "", secret, func(c *cluster.Config) {
-			c.HeartbeatInterval = 400 * time.Millisecond
+		{"file probe interval kept across a change of profile in code", "probe_interval: 50ms\nprobe_timeout: 20ms\n", secret, func(c *cluster.Config) { c.Profile = cluster.ProfileProduction }, cluster.ProfileProduction, 50 * time.Millisecond},
+		{"code probe interval kept across its change of profile", "", secret, func(c *cluster.Config) {
+			c.ProbeInterval = 400 * time.Millisecond
 			c.Profile = cluster.ProfileProduction
 		}, cluster.ProfileProduction, 400 * time.Millisecond},
 	} {
@@ -568,8 +749,8 @@ func TestLoadConfigProfile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.Profile != tc.want || c.HeartbeatInterval != tc.heartbeat {
-				t.Errorf("profile %q heartbeat %v; want %q %v", c.Profile, c.HeartbeatInterval, tc.want, tc.heartbeat)
+			if c.Profile != tc.want || c.ProbeInterval != tc.probe {
+				t.Errorf("profile %q probe interval %v; want %q %v", c.Profile, c.ProbeInterval, tc.want, tc.probe)
 			}
 		})
 	}
@@ -594,7 +775,7 @@ func TestLoadConfigOverride(t *testing.T) {
 	if seen.Profile != "" || seen.Port != 1234 || seen.Name != "orders" || seen.Host != "127.0.0.1" {
 		t.Errorf("override saw %+v; want no profile, the file's port, the environment's name, the preset's host", seen)
 	}
-	if c.Port != 1234 || c.Name != "orders" || c.Host != "0.0.0.0" || c.Secret != cfgSecret || c.RemoveAfter != 5*time.Second {
+	if c.Port != 1234 || c.Name != "orders" || c.Host != "0.0.0.0" || c.Secret != cfgSecret || c.SplitBrain.StableAfter != 1500*time.Millisecond {
 		t.Errorf("after a change of profile in code: %+v; want file, environment and code values on the production preset", c)
 	}
 }
@@ -607,9 +788,12 @@ func TestLoadConfigFileErrors(t *testing.T) {
 		{"unknown key", "name: x\nheartbeat: 1s\n", []string{`line 2: unknown key "heartbeat"`}},
 		{"unknown nested key", "mdns:\n  services: _x._tcp\n", []string{`line 2: unknown key "mdns.services"`}},
 		{"several unknown keys", "prt: 1\nkubernetes:\n  selector: a=b\n", []string{`line 1: unknown key "prt"`, `line 3: unknown key "kubernetes.selector"`}},
-		{"go field name", "HeartbeatInterval: 1s\n", []string{`unknown key "HeartbeatInterval"`}},
+		{"unknown key two levels down", "split_brain:\n  lease:\n    tll: 5s\n", []string{`line 3: unknown key "split_brain.lease.tll"`}},
+		{"removed key", "heartbeat_interval: 100ms\nsuspect_after: 300ms\nremove_after: 200ms\n", []string{
+			`line 1: unknown key "heartbeat_interval"`, `line 2: unknown key "suspect_after"`, `line 3: unknown key "remove_after"`}},
+		{"go field name", "ProbeInterval: 1s\n", []string{`unknown key "ProbeInterval"`}},
 		{"wrong type", "port: seven\n", []string{"line 1: cannot unmarshal !!str `seven` into int"}},
-		{"duration without unit", "heartbeat_interval: 100\n", []string{"line 1: cannot unmarshal !!int `100` into time.Duration"}},
+		{"duration without unit", "probe_interval: 100\n", []string{"line 1: cannot unmarshal !!int `100` into time.Duration"}},
 		{"syntax error", "name: [x\n", []string{"yaml: line"}},
 		{"duplicate key", "port: 1\nport: 2\n", []string{`mapping key "port" already defined`}},
 		{"not a mapping", "- a\n- b\n", []string{"cannot unmarshal !!seq into cluster.Config"}},
@@ -657,8 +841,14 @@ func TestLoadConfigMalformedEnv(t *testing.T) {
 	}{
 		{"FOUNDATION_PORT", "seven", `FOUNDATION_PORT: "seven" is not an integer`},
 		{"FOUNDATION_DNS_PORT", "53a", `FOUNDATION_DNS_PORT: "53a" is not an integer`},
-		{"FOUNDATION_HEARTBEAT_INTERVAL", "fast", `FOUNDATION_HEARTBEAT_INTERVAL: "fast" is not a duration; want Go syntax such as 500ms`},
-		{"FOUNDATION_SUSPECT_AFTER", "3", `FOUNDATION_SUSPECT_AFTER: "3" is not a duration`},
+		{"FOUNDATION_CLUSTER_PORT", "7351/udp", `FOUNDATION_CLUSTER_PORT: "7351/udp" is not an integer`},
+		{"FOUNDATION_PROBE_INTERVAL", "fast", `FOUNDATION_PROBE_INTERVAL: "fast" is not a duration; want Go syntax such as 500ms`},
+		{"FOUNDATION_PROBE_TIMEOUT", "3", `FOUNDATION_PROBE_TIMEOUT: "3" is not a duration`},
+		{"FOUNDATION_SUSPICION_MULTIPLIER", "4x", `FOUNDATION_SUSPICION_MULTIPLIER: "4x" is not an integer`},
+		{"FOUNDATION_SPLIT_BRAIN_STABLE_AFTER", "1.5", `FOUNDATION_SPLIT_BRAIN_STABLE_AFTER: "1.5" is not a duration`},
+		{"FOUNDATION_SPLIT_BRAIN_QUORUM_SIZE", "three", `FOUNDATION_SPLIT_BRAIN_QUORUM_SIZE: "three" is not an integer`},
+		{"FOUNDATION_SPLIT_BRAIN_OLDEST_SURVIVES_ALONE", "yes", `FOUNDATION_SPLIT_BRAIN_OLDEST_SURVIVES_ALONE: "yes" is not a boolean; want true or false`},
+		{"FOUNDATION_SPLIT_BRAIN_LEASE_TTL", "10", `FOUNDATION_SPLIT_BRAIN_LEASE_TTL: "10" is not a duration`},
 		{"FOUNDATION_MDNS_EXPIRE_AFTER", "1 minute", `FOUNDATION_MDNS_EXPIRE_AFTER: "1 minute" is not a duration`},
 		{"FOUNDATION_ETCD_LEASE_TTL", "10", `FOUNDATION_ETCD_LEASE_TTL: "10" is not a duration`},
 		{"FOUNDATION_LABELS", "role=api,zone", `FOUNDATION_LABELS: "zone" is not key=value`},
@@ -755,6 +945,7 @@ func TestEnvVarsCoverEveryKey(t *testing.T) {
 	}{
 		"string":   {"sample", "sample"},
 		"int":      {"4242", 4242},
+		"bool":     {"true", true},
 		"duration": {"42s", 42 * time.Second},
 		"list":     {"a:1,b:2", []string{"a:1", "b:2"}},
 		"map":      {"k=v", map[string]string{"k": "v"}},
@@ -774,7 +965,8 @@ func TestEnvVarsCoverEveryKey(t *testing.T) {
 	}
 }
 
-// docs/configuration.md lists every key and every variable.
+// docs/configuration.md and README.md list every key and every variable,
+// and no variable LoadConfig does not read.
 func TestConfigDocsListEveryKey(t *testing.T) {
 	for _, page := range []string{filepath.Join("..", "docs", "configuration.md"), filepath.Join("..", "README.md")} {
 		data, err := os.ReadFile(page)
@@ -782,7 +974,9 @@ func TestConfigDocsListEveryKey(t *testing.T) {
 			t.Fatal(err)
 		}
 		doc := string(data)
+		known := map[string]bool{}
 		for _, v := range cluster.EnvVars() {
+			known[v.Name] = true
 			if !strings.Contains(doc, "`"+v.Key+"`") {
 				t.Errorf("%s does not list key `%s`", page, v.Key)
 			}
@@ -791,6 +985,12 @@ func TestConfigDocsListEveryKey(t *testing.T) {
 			}
 			if v.Fallback != "" && !strings.Contains(doc, "`"+v.Fallback+"`") {
 				t.Errorf("%s does not mention fallback `%s`", page, v.Fallback)
+			}
+		}
+		// ...and no variable that is not read (a removed key's).
+		for _, m := range regexp.MustCompile("`(FOUNDATION_[A-Z0-9_]+)").FindAllStringSubmatch(doc, -1) {
+			if !known[m[1]] {
+				t.Errorf("%s lists `%s`, which LoadConfig does not read", page, m[1])
 			}
 		}
 	}
@@ -808,7 +1008,13 @@ func TestConfigYAMLRoundTrip(t *testing.T) {
 	c.Kinds = []string{"user"}
 	c.Labels = map[string]string{"zone": "a"}
 	c.AdvertiseAddress = "10.0.0.1:7350"
+	c.AdvertiseClusterAddress = "10.0.0.1:7351"
+	c.SplitBrain.Strategy = cluster.SplitBrainStaticQuorum
+	c.SplitBrain.QuorumSize = 3
+	c.SplitBrain.Lease = cluster.SplitBrainLeaseConfig{Backend: "etcd", Name: "orders-lease", TTL: 15 * time.Second, AcquireDelay: 3 * time.Second}
 	cfgRoundTrip(t, c, filepath.Join(t.TempDir(), "round-trip.yaml"))
+	c.SplitBrain = cluster.SplitBrainConfig{Strategy: cluster.SplitBrainKeepOldest, StableAfter: 2 * time.Second, OldestSurvivesAlone: true}
+	cfgRoundTrip(t, c.WithDefaults(), filepath.Join(t.TempDir(), "round-trip-oldest.yaml"))
 }
 
 // cfgRoundTrip checks that c, marshalled to YAML in the file at path and

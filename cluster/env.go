@@ -27,8 +27,9 @@ type EnvVar struct {
 	// Key is the YAML key it sets, dotted when nested: "port",
 	// "mdns.interfaces".
 	Key string
-	// Format is how the value is read: "string"; "int"; "duration" (Go
-	// syntax: "500ms", "2s", "1m30s"); "list" (comma-separated: "a,b");
+	// Format is how the value is read: "string"; "int"; "bool" ("true" or
+	// "false"; also 1, 0, t, f and their capitals); "duration" (Go syntax:
+	// "500ms", "2s", "1m30s"); "list" (comma-separated: "a,b");
 	// "map" (comma-separated key=value pairs: "role=api,zone=a").
 	Format string
 	// Fallback is a variable read when Name is unset; "" when none.
@@ -66,6 +67,17 @@ func envInt(name, key string, field func(*Config) *int) envBinding {
 			return fmt.Errorf("%q is not an integer", v)
 		}
 		*field(c) = n
+		return nil
+	}}
+}
+
+func envBool(name, key string, field func(*Config) *bool) envBinding {
+	return envBinding{EnvVar{Name: name, Key: key, Format: "bool"}, func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a boolean; want true or false", v)
+		}
+		*field(c) = b
 		return nil
 	}}
 }
@@ -132,11 +144,24 @@ func envBindings() []envBinding {
 		envText("FOUNDATION_HOST", "host", func(c *Config) *string { return &c.Host }),
 		envInt("FOUNDATION_PORT", "port", func(c *Config) *int { return &c.Port }),
 		envText("FOUNDATION_ADVERTISE_ADDRESS", "advertise_address", func(c *Config) *string { return &c.AdvertiseAddress }),
-		envDuration("FOUNDATION_HEARTBEAT_INTERVAL", "heartbeat_interval", func(c *Config) *time.Duration { return &c.HeartbeatInterval }),
-		envDuration("FOUNDATION_SUSPECT_AFTER", "suspect_after", func(c *Config) *time.Duration { return &c.SuspectAfter }),
-		envDuration("FOUNDATION_REMOVE_AFTER", "remove_after", func(c *Config) *time.Duration { return &c.RemoveAfter }),
+		envInt("FOUNDATION_CLUSTER_PORT", "cluster_port", func(c *Config) *int { return &c.ClusterPort }),
+		envText("FOUNDATION_ADVERTISE_CLUSTER_ADDRESS", "advertise_cluster_address", func(c *Config) *string { return &c.AdvertiseClusterAddress }),
+		envDuration("FOUNDATION_PROBE_INTERVAL", "probe_interval", func(c *Config) *time.Duration { return &c.ProbeInterval }),
+		envDuration("FOUNDATION_PROBE_TIMEOUT", "probe_timeout", func(c *Config) *time.Duration { return &c.ProbeTimeout }),
+		envDuration("FOUNDATION_GOSSIP_INTERVAL", "gossip_interval", func(c *Config) *time.Duration { return &c.GossipInterval }),
+		envInt("FOUNDATION_SUSPICION_MULTIPLIER", "suspicion_multiplier", func(c *Config) *int { return &c.SuspicionMultiplier }),
 		envDuration("FOUNDATION_JOIN_TIMEOUT", "join_timeout", func(c *Config) *time.Duration { return &c.JoinTimeout }),
 		envDuration("FOUNDATION_LEAVE_TIMEOUT", "leave_timeout", func(c *Config) *time.Duration { return &c.LeaveTimeout }),
+
+		envText("FOUNDATION_SPLIT_BRAIN_STRATEGY", "split_brain.strategy", func(c *Config) *string { return &c.SplitBrain.Strategy }),
+		envDuration("FOUNDATION_SPLIT_BRAIN_STABLE_AFTER", "split_brain.stable_after", func(c *Config) *time.Duration { return &c.SplitBrain.StableAfter }),
+		envInt("FOUNDATION_SPLIT_BRAIN_QUORUM_SIZE", "split_brain.quorum_size", func(c *Config) *int { return &c.SplitBrain.QuorumSize }),
+		envBool("FOUNDATION_SPLIT_BRAIN_OLDEST_SURVIVES_ALONE", "split_brain.oldest_survives_alone", func(c *Config) *bool { return &c.SplitBrain.OldestSurvivesAlone }),
+		envText("FOUNDATION_SPLIT_BRAIN_LEASE_BACKEND", "split_brain.lease.backend", func(c *Config) *string { return &c.SplitBrain.Lease.Backend }),
+		envText("FOUNDATION_SPLIT_BRAIN_LEASE_NAME", "split_brain.lease.name", func(c *Config) *string { return &c.SplitBrain.Lease.Name }),
+		envDuration("FOUNDATION_SPLIT_BRAIN_LEASE_TTL", "split_brain.lease.ttl", func(c *Config) *time.Duration { return &c.SplitBrain.Lease.TTL }),
+		envDuration("FOUNDATION_SPLIT_BRAIN_LEASE_ACQUIRE_DELAY", "split_brain.lease.acquire_delay", func(c *Config) *time.Duration { return &c.SplitBrain.Lease.AcquireDelay }),
+
 		envList(envSeeds, "seeds", func(c *Config) *[]string { return &c.Seeds }),
 
 		envText("FOUNDATION_MDNS_SERVICE", "mdns.service", func(c *Config) *string { return &c.MDNS.Service }),

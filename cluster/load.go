@@ -173,13 +173,7 @@ func (s configSource) fileError(err error) error {
 		return fmt.Errorf("%w: %s: %v", ErrInvalidConfig, s.path, err)
 	}
 	sections := map[string]string{}
-	t := reflect.TypeFor[Config]()
-	for i := range t.NumField() {
-		if f := t.Field(i); f.Type.Kind() == reflect.Struct {
-			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-			sections[f.Type.String()] = name + "."
-		}
-	}
+	configSections(reflect.TypeFor[Config](), "", sections)
 	errs := make([]error, 0, len(te.Errors))
 	for _, msg := range te.Errors {
 		var line int
@@ -190,4 +184,19 @@ func (s configSource) fileError(err error) error {
 		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrInvalidConfig, s.path, msg))
 	}
 	return errors.Join(errs...)
+}
+
+// configSections maps the type of every section (a struct field, at any
+// depth) under t to its dotted key followed by a dot: "split_brain.lease.".
+func configSections(t reflect.Type, prefix string, sections map[string]string) {
+	for i := range t.NumField() {
+		if f := t.Field(i); f.Type.Kind() == reflect.Struct {
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name == "-" {
+				continue
+			}
+			sections[f.Type.String()] = prefix + name + "."
+			configSections(f.Type, prefix+name+".", sections)
+		}
+	}
 }

@@ -19,22 +19,50 @@ func productionBase() Config {
 		// A fixed port, so that seed lists, firewall rules and container
 		// port specs can name it.
 		Port: 7350,
+		// The port after Port, fixed for the same reasons: one firewall
+		// rule covers both.
+		ClusterPort: 7351,
 
-		// Two probes a second per peer: cheap even with hundreds of
-		// members, and frequent enough that SuspectAfter sees four of them.
-		HeartbeatInterval: 500 * time.Millisecond,
-		// Four missed heartbeats: rides out a GC pause or a network hiccup
-		// of about 1.5s without a false alarm.
-		SuspectAfter: 2 * time.Second,
-		// A process restart takes longer than a network blip: a member back
-		// within 5s keeps its grains; after that they move (failover ≈ 7s).
-		RemoveAfter: 5 * time.Second,
+		// Each member probes one peer every 500ms: the load per member is
+		// the same whatever the cluster's size, and a crashed member is
+		// probed by someone within about one interval.
+		ProbeInterval: 500 * time.Millisecond,
+		// An ack across a LAN takes well under a millisecond: 300ms rides
+		// out a short GC pause of the probed member and leaves 200ms of the
+		// interval for the indirect probes.
+		ProbeTimeout: 300 * time.Millisecond,
+		// memberlist's LAN value: news reaches every member within a few
+		// rounds (about log N) of 200ms.
+		GossipInterval: 200 * time.Millisecond,
+		// memberlist's LAN value: a suspected member has 4 probe intervals
+		// (2s up to 10 members, 4s at 100) to refute the suspicion, enough
+		// for a GC pause or a network hiccup not to be taken for a crash.
+		SuspicionMultiplier: 4,
 		// Reaching a seed across a real network: DNS, TCP and TLS
 		// handshakes, the member list, with retries.
 		JoinTimeout: 10 * time.Second,
 		// A graceful leave announces itself and moves on: stopping must not
 		// hang on peers that do not answer.
 		LeaveTimeout: time.Second,
+		SplitBrain: SplitBrainConfig{
+			// Needs no other setting and suits any cluster size.
+			Strategy: SplitBrainKeepMajority,
+			// Three probe intervals with no change to the unreachable set:
+			// a flapping link settles before anyone is downed, and a
+			// crashed member is still removed about 4s after it crashed
+			// (0.5s until probed, 2s of suspicion, then this).
+			StableAfter: 1500 * time.Millisecond,
+			Lease: SplitBrainLeaseConfig{
+				// Outlives an etcd leader election or an API server
+				// restart (seconds), so that the holder keeps the lease
+				// through one; a crashed holder frees it within 10s.
+				TTL: 10 * time.Second,
+				// Many round trips to etcd or the API server: the majority
+				// side, which tries at once, has taken the lease long before
+				// the minority side tries.
+				AcquireDelay: 2 * time.Second,
+			},
+		},
 
 		MDNS: MDNSConfig{
 			// The DNS-SD service type of Foundation members.
@@ -50,7 +78,7 @@ func productionBase() Config {
 		Consul: ConsulConfig{
 			// The Consul agent's default HTTP address.
 			Address: "127.0.0.1:8500",
-			// Consul drives discovery only (failures are the heartbeats'
+			// Consul drives discovery only (failures are the failure detector's
 			// job): a 10s check keeps the agent's load low.
 			TTL: 10 * time.Second,
 			// Consul's minimum for DeregisterCriticalServiceAfter; a crashed
@@ -59,7 +87,7 @@ func productionBase() Config {
 		},
 		DNS: DNSConfig{
 			// Records change when pods become ready; finding new members
-			// within 5s is enough, and failures are the heartbeats' job.
+			// within 5s is enough, and failures are the failure detector's job.
 			Interval: 5 * time.Second,
 		},
 		Etcd: EtcdConfig{
@@ -76,12 +104,14 @@ func productionBase() Config {
 
 // Production returns the production preset: real hosts on a network, a
 // fixed port, timings that tolerate GC pauses and network jitter (a crashed
-// member is removed about 7s after its last heartbeat). Secret must be set.
+// member is removed about 4s after it crashed, in clusters of up to 10
+// members). Secret must be set.
 func Production() Config { return productionBase() }
 
 // Development returns the development preset: one machine, loopback only,
 // a free port per member, timings fast enough that tests and local restarts
-// see membership change within half a second. Secret may be empty.
+// see membership change within about two thirds of a second. Secret may be
+// empty.
 func Development() Config {
 	c := productionBase()
 	c.Profile = ProfileDevelopment
@@ -89,13 +119,24 @@ func Development() Config {
 	c.Host = "127.0.0.1"
 	// Several members on one machine must not clash: pick a free port.
 	c.Port = 0
+	// The same for the cluster port.
+	c.ClusterPort = 0
 	// Loopback has no latency: probe ten times a second.
-	c.HeartbeatInterval = 100 * time.Millisecond
-	// Three heartbeats (the minimum allowed is two).
-	c.SuspectAfter = 300 * time.Millisecond
+	c.ProbeInterval = 100 * time.Millisecond
+	// An ack over loopback takes microseconds: 60ms still absorbs a
+	// scheduling hiccup on a loaded test machine and leaves 40ms of the
+	// interval for the indirect probes.
+	c.ProbeTimeout = 60 * time.Millisecond
+	// News spreads in a few 50ms rounds: tests see joins and failures
+	// almost at once.
+	c.GossipInterval = 50 * time.Millisecond
+	// memberlist's local value: 300ms (three probe intervals) to refute a
+	// suspicion on one machine.
+	c.SuspicionMultiplier = 3
 	// On one machine an unreachable member is dead, not partitioned:
-	// remove it at once (failover ≈ 0.5s).
-	c.RemoveAfter = 200 * time.Millisecond
+	// decide at once (failover ≈ 0.65s: 0.1s until probed, 0.3s of
+	// suspicion, then this).
+	c.SplitBrain.StableAfter = 250 * time.Millisecond
 	// Seeds are on the same machine: if joining takes longer than 2s,
 	// something is wrong; say so quickly.
 	c.JoinTimeout = 2 * time.Second
@@ -103,18 +144,22 @@ func Development() Config {
 }
 
 // Enterprise returns the enterprise preset: production with mutual TLS
-// required (TLS must be set) and failure detection twice as fast, for a
-// provisioned low-latency network with a tight failover budget (a crashed
-// member is removed about 4s after its last heartbeat).
+// required (TLS must be set) and failure detection about twice as fast, for
+// a provisioned low-latency network with a tight failover budget (a crashed
+// member is removed about 2.3s after it crashed, in clusters of up to 10
+// members).
 func Enterprise() Config {
 	c := productionBase()
 	c.Profile = ProfileEnterprise
-	// Four probes a second per peer: affordable on a provisioned network.
-	c.HeartbeatInterval = 250 * time.Millisecond
-	// Four missed heartbeats, the same ratio as production.
-	c.SuspectAfter = time.Second
-	// Failover budget ≈ 4s instead of production's 7s.
-	c.RemoveAfter = 3 * time.Second
+	// Four probes a second per member: affordable on a provisioned network.
+	c.ProbeInterval = 250 * time.Millisecond
+	// Production's ratio to the interval: 100ms left for indirect probes.
+	c.ProbeTimeout = 150 * time.Millisecond
+	// Twice production's rate, like the probes.
+	c.GossipInterval = 100 * time.Millisecond
+	// Failover ≈ 2.3s (0.25s until probed, 1s of suspicion, then this)
+	// instead of production's 4s.
+	c.SplitBrain.StableAfter = time.Second
 	return c
 }
 

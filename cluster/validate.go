@@ -15,6 +15,14 @@ import (
 // minSecretLen is the shortest secret accepted: 128 bits.
 const minSecretLen = 16
 
+// Bounds of suspicion_multiplier: one probe interval (per log10 of the
+// size) at least; beyond twenty, failures take so long to confirm that
+// members would rather be probed less often.
+const (
+	minSuspicionMultiplier = 1
+	maxSuspicionMultiplier = 20
+)
+
 // configProblems collects Validate's findings.
 type configProblems []error
 
@@ -71,10 +79,10 @@ func (p *configProblems) file(key, path string) {
 // Validate reports every problem with c as it is, joined with errors.Join;
 // each wraps ErrInvalidConfig and names the YAML key and what is allowed:
 //
-//	cluster: invalid config: suspect_after: 150ms must be >= 2 * heartbeat_interval (200ms), ...
+//	cluster: invalid config: probe_timeout: 500ms must be < probe_interval (500ms), ...
 //
-// Empty Profile, Provider and LogLevel stand for their defaults
-// (development, auto, info) and pass; other zero values that cannot work (an
+// Empty Profile, Provider, LogLevel and split_brain.strategy stand for their
+// defaults (development, auto, info, keep-majority) and pass; other zero values that cannot work (an
 // empty Name, a zero duration) fail, so validate c.WithDefaults() unless
 // every field is set — LoadConfig does. Validate reads the file system to
 // check that TLS files exist; it does not modify c.
@@ -119,13 +127,26 @@ func (c Config) Validate() error {
 	if c.AdvertiseAddress != "" {
 		p.hostPort("advertise_address", c.AdvertiseAddress)
 	}
+	p.port("cluster_port", c.ClusterPort, "pick a free port")
+	if c.ClusterPort != 0 && c.ClusterPort == c.Port {
+		p.addf("cluster_port", "%d is also port; membership gossip and actor remoting need different ports", c.ClusterPort)
+	}
+	if c.AdvertiseClusterAddress != "" {
+		p.hostPort("advertise_cluster_address", c.AdvertiseClusterAddress)
+	}
 
-	p.positive("heartbeat_interval", c.HeartbeatInterval)
-	p.positive("suspect_after", c.SuspectAfter)
-	p.atLeastTwice("suspect_after", c.SuspectAfter, "heartbeat_interval", c.HeartbeatInterval)
-	p.positive("remove_after", c.RemoveAfter)
+	p.positive("probe_interval", c.ProbeInterval)
+	p.positive("probe_timeout", c.ProbeTimeout)
+	if c.ProbeTimeout > 0 && c.ProbeInterval > 0 && c.ProbeTimeout >= c.ProbeInterval {
+		p.addf("probe_timeout", "%v must be < probe_interval (%v), which leaves time for indirect probes", c.ProbeTimeout, c.ProbeInterval)
+	}
+	p.positive("gossip_interval", c.GossipInterval)
+	if m := c.SuspicionMultiplier; m < minSuspicionMultiplier || m > maxSuspicionMultiplier {
+		p.addf("suspicion_multiplier", "%d must be %d..%d", m, minSuspicionMultiplier, maxSuspicionMultiplier)
+	}
 	p.positive("join_timeout", c.JoinTimeout)
 	p.positive("leave_timeout", c.LeaveTimeout)
+	c.validateSplitBrain(&p)
 
 	for i, s := range c.Seeds {
 		p.hostPort(fmt.Sprintf("seeds[%d]", i), s)
@@ -170,6 +191,57 @@ func (c Config) Validate() error {
 		p.addf("log_level", "%q must be debug, info, warn or error", c.LogLevel)
 	}
 	return errors.Join(p...)
+}
+
+// validateSplitBrain checks the split_brain section.
+func (c Config) validateSplitBrain(p *configProblems) {
+	sb := c.SplitBrain
+	strategy := sb.Strategy
+	switch strategy {
+	case "":
+		strategy = SplitBrainKeepMajority
+	case SplitBrainKeepMajority, SplitBrainStaticQuorum, SplitBrainKeepOldest, SplitBrainDownAll, SplitBrainLeaseMajority:
+	default:
+		p.addf("split_brain.strategy", "%q must be %s, %s, %s, %s or %s", sb.Strategy,
+			SplitBrainKeepMajority, SplitBrainStaticQuorum, SplitBrainKeepOldest, SplitBrainDownAll, SplitBrainLeaseMajority)
+	}
+	p.positive("split_brain.stable_after", sb.StableAfter)
+	switch {
+	case strategy == SplitBrainStaticQuorum && sb.QuorumSize < 1:
+		p.addf("split_brain.quorum_size", "%d; strategy static-quorum needs a quorum size >= 1, more than half the planned cluster size", sb.QuorumSize)
+	case strategy != SplitBrainStaticQuorum && sb.QuorumSize != 0:
+		p.addf("split_brain.quorum_size", "%d must be 0 unless split_brain.strategy is static-quorum", sb.QuorumSize)
+	}
+	if sb.OldestSurvivesAlone && strategy != SplitBrainKeepOldest {
+		p.addf("split_brain.oldest_survives_alone", "true applies only to split_brain.strategy keep-oldest")
+	}
+
+	l := sb.Lease
+	switch l.Backend {
+	case "", LeaseBackendEtcd, LeaseBackendKubernetes:
+	default:
+		p.addf("split_brain.lease.backend", "%q must be etcd or kubernetes (empty: the provider's, when that is etcd or k8s)", l.Backend)
+	}
+	if strategy == SplitBrainLeaseMajority {
+		switch backend := c.leaseBackend(c.Provider); {
+		case backend == "" && l.Backend == "":
+			p.addf("split_brain.lease.backend", "empty and provider %q holds no lease; strategy lease-majority needs etcd or kubernetes: set it, or provider etcd or k8s", c.Provider)
+		case backend == LeaseBackendEtcd && len(c.Etcd.Endpoints) == 0 && c.Provider != ProviderEtcd: // provider etcd reports the endpoints itself
+			p.addf("split_brain.lease.backend", "etcd needs etcd.endpoints: set at least one etcd client URL")
+		}
+	}
+	switch {
+	case l.Name != "" && !isDNSLabel(l.Name):
+		p.addf("split_brain.lease.name", "%q must be a DNS label: at most 63 lower-case letters, digits and '-', beginning and ending with a letter or digit", l.Name)
+	case l.Name == "" && strategy == SplitBrainLeaseMajority && isConfigName(c.Name) && !isDNSLabel(c.leaseName()):
+		p.addf("split_brain.lease.name", "empty, and its default %q (name + \"-split-brain\") is not a DNS label: set a name of at most 63 lower-case letters, digits and '-'", c.leaseName())
+	}
+	if l.TTL < time.Second {
+		p.addf("split_brain.lease.ttl", "%v must be >= 1s (etcd grants leases in whole seconds)", l.TTL)
+	}
+	if l.AcquireDelay < 0 {
+		p.addf("split_brain.lease.acquire_delay", "%v must be >= 0", l.AcquireDelay)
+	}
 }
 
 // validateProviders checks the provider sections. Every section is checked
@@ -244,6 +316,21 @@ func isHostName(s string) bool {
 			if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '-' {
 				return false
 			}
+		}
+	}
+	return true
+}
+
+// isDNSLabel reports whether s is an RFC 1123 DNS label, as Kubernetes
+// requires of many object names: 1..63 lower-case letters, digits and '-',
+// beginning and ending with a letter or digit.
+func isDNSLabel(s string) bool {
+	if s == "" || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
+			return false
 		}
 	}
 	return true
