@@ -2,6 +2,12 @@ package cluster
 
 import (
 	"time"
+
+	"github.com/foundation-go/foundation/provider/consul"
+	"github.com/foundation-go/foundation/provider/dns"
+	"github.com/foundation-go/foundation/provider/etcd"
+	"github.com/foundation-go/foundation/provider/k8s"
+	"github.com/foundation-go/foundation/provider/mdns"
 )
 
 // Profile names a set of defaults: see Development, Production and
@@ -130,16 +136,39 @@ type Config struct {
 	// provider (which requires at least one). Default: none.
 	Seeds []string `yaml:"seeds,omitempty"`
 
-	// MDNS configures the mdns provider.
-	MDNS MDNSConfig `yaml:"mdns,omitempty"`
-	// Consul configures the consul provider.
-	Consul ConsulConfig `yaml:"consul,omitempty"`
-	// Kubernetes configures the k8s provider.
-	Kubernetes KubernetesConfig `yaml:"kubernetes,omitempty"`
-	// DNS configures the dns provider.
-	DNS DNSConfig `yaml:"dns,omitempty"`
-	// Etcd configures the etcd provider.
-	Etcd EtcdConfig `yaml:"etcd,omitempty"`
+	// The provider sections are the back-ends' own Config types: their
+	// fields with a YAML key are configuration, their other fields
+	// (yaml:"-": a Logger, the k8s Client, the retry and timeout knobs, a
+	// Consul Token) may be set in code, and zero means the back-end's
+	// default unless a preset says otherwise. What depends on the rest of
+	// the Config (the secret, consul.service, kubernetes.label_selector) is
+	// filled in by Resolved, and the logger and the Kubernetes client by
+	// foundation.Start. Validate checks every section with the back-end's
+	// own Validate, naming problems by key ("consul.ttl").
+
+	// MDNS configures the mdns provider: service, domain, interfaces,
+	// announce_interval, expire_after. Defaults (all profiles):
+	// _foundation._tcp, local., every multicast-capable interface, 1s, 3s.
+	MDNS mdns.Config `yaml:"mdns,omitempty"`
+	// Consul configures the consul provider: address, service, ttl,
+	// deregister_after. Defaults (all profiles): 127.0.0.1:8500 (the
+	// variable CONSUL_HTTP_ADDR when FOUNDATION_CONSUL_ADDRESS is unset),
+	// empty (meaning Name), 10s, 1m.
+	Consul consul.Config `yaml:"consul,omitempty"`
+	// Kubernetes configures the k8s provider: namespace, label_selector,
+	// port_name. Defaults: empty, meaning the pod's own namespace,
+	// "app.kubernetes.io/part-of=<name>" and each pod's IP with this
+	// member's Port.
+	Kubernetes k8s.Config `yaml:"kubernetes,omitempty"`
+	// DNS configures the dns provider: name (required by the dns
+	// provider), port, interval, servers. Defaults: empty, 0 (this member's
+	// Port), 5s, the nameservers of /etc/resolv.conf.
+	DNS dns.Config `yaml:"dns,omitempty"`
+	// Etcd configures the etcd provider: endpoints (required by the etcd
+	// provider; the variable ETCD_ENDPOINTS is used when
+	// FOUNDATION_ETCD_ENDPOINTS is unset), prefix, lease_ttl. Defaults:
+	// none, "/foundation/", 10s.
+	Etcd etcd.Config `yaml:"etcd,omitempty"`
 
 	// TLS enables mutual TLS between members. Enterprise requires it; other
 	// profiles use it when all three files are set. Default: off.
@@ -238,86 +267,6 @@ type SplitBrainLeaseConfig struct {
 	AcquireDelay time.Duration `yaml:"acquire_delay,omitempty"`
 }
 
-// MDNSConfig configures the mdns provider (YAML key "mdns").
-type MDNSConfig struct {
-	// Service is the DNS-SD service type announced and browsed, "_name._tcp"
-	// or "_name._udp". Default: "_foundation._tcp".
-	Service string `yaml:"service,omitempty"`
-	// Domain is the mDNS domain. Default: "local.".
-	Domain string `yaml:"domain,omitempty"`
-	// Interfaces are the network interfaces (by name) to announce and
-	// browse on. Default: none, meaning every multicast-capable interface.
-	Interfaces []string `yaml:"interfaces,omitempty"`
-	// AnnounceInterval is how often the member re-announces itself.
-	// Default: 1s.
-	AnnounceInterval time.Duration `yaml:"announce_interval,omitempty"`
-	// ExpireAfter: a member not announced for this long is forgotten by
-	// discovery. At least 2 × AnnounceInterval. Default: 3s.
-	ExpireAfter time.Duration `yaml:"expire_after,omitempty"`
-}
-
-// ConsulConfig configures the consul provider (YAML key "consul").
-type ConsulConfig struct {
-	// Address is the Consul agent's HTTP API, host:port or a URL.
-	// Default: "127.0.0.1:8500", the agent's own default; the environment
-	// variable CONSUL_HTTP_ADDR is used when FOUNDATION_CONSUL_ADDRESS is
-	// unset.
-	Address string `yaml:"address,omitempty"`
-	// Service is the name members register under. Default: empty, meaning
-	// the cluster name (Config.Name).
-	Service string `yaml:"service,omitempty"`
-	// TTL is the time-to-live of each member's health check; the member
-	// renews it well within that time. Default: 10s.
-	TTL time.Duration `yaml:"ttl,omitempty"`
-	// DeregisterAfter: Consul deregisters a member whose check has been
-	// critical for this long. Default: 1m.
-	DeregisterAfter time.Duration `yaml:"deregister_after,omitempty"`
-}
-
-// KubernetesConfig configures the k8s provider (YAML key "kubernetes").
-type KubernetesConfig struct {
-	// Namespace is where member pods run. Default: empty, meaning the pod's
-	// own namespace (from its service account).
-	Namespace string `yaml:"namespace,omitempty"`
-	// LabelSelector selects the member pods, in kubectl syntax.
-	// Default: empty, meaning "app.kubernetes.io/part-of=<name>".
-	LabelSelector string `yaml:"label_selector,omitempty"`
-	// PortName is the name of the container port members listen on (at most
-	// 15 characters: lower-case letters, digits, '-'). Default: empty,
-	// meaning each pod's IP with this member's Port.
-	PortName string `yaml:"port_name,omitempty"`
-}
-
-// DNSConfig configures the dns provider (YAML key "dns").
-type DNSConfig struct {
-	// Name is resolved for SRV records, then A/AAAA records, e.g. a
-	// Kubernetes headless service "foundation.default.svc.cluster.local".
-	// Required by the dns provider. Default: empty.
-	Name string `yaml:"name,omitempty"`
-	// Port is dialled on addresses from A/AAAA records (SRV records carry
-	// their own), 0..65535. Default: 0, meaning this member's Port.
-	Port int `yaml:"port,omitempty"`
-	// Interval is how often Name is resolved again. Default: 5s.
-	Interval time.Duration `yaml:"interval,omitempty"`
-	// Servers are the DNS servers asked, host:port, in order. Default:
-	// none, meaning the nameservers of /etc/resolv.conf.
-	Servers []string `yaml:"servers,omitempty"`
-}
-
-// EtcdConfig configures the etcd provider (YAML key "etcd").
-type EtcdConfig struct {
-	// Endpoints are the etcd client URLs. Required by the etcd provider.
-	// Default: none; the environment variable ETCD_ENDPOINTS is used when
-	// FOUNDATION_ETCD_ENDPOINTS is unset.
-	Endpoints []string `yaml:"endpoints,omitempty"`
-	// Prefix is the key prefix members register under (then the cluster
-	// name). Default: "/foundation/".
-	Prefix string `yaml:"prefix,omitempty"`
-	// LeaseTTL is the TTL of each member's lease; at least 1s, as etcd
-	// grants leases in whole seconds. Default: 10s.
-	LeaseTTL time.Duration `yaml:"lease_ttl,omitempty"`
-}
-
 // TLSConfig enables mutual TLS between members (YAML key "tls"): every
 // member presents CertFile/KeyFile and accepts only peers whose certificate
 // CAFile signed. Set all three or none; the enterprise profile requires them.
@@ -352,6 +301,47 @@ func (c Config) ResolveProvider(d Detection) string {
 		return ProviderStatic
 	}
 	return ProviderMDNS
+}
+
+// Resolved returns a copy of c with the defaults that depend on other keys
+// or on the environment applied. It is the one place they are:
+//
+//   - provider: auto (or empty) becomes what ResolveProvider(d) picks, and
+//     kubernetes becomes k8s;
+//   - consul.service: empty becomes Name;
+//   - kubernetes.label_selector: empty becomes
+//     "app.kubernetes.io/part-of=<name>";
+//   - the Secret of the mdns, consul and etcd sections, which signs and
+//     checks announcements: empty becomes Secret;
+//   - split_brain.lease.backend: empty becomes etcd or kubernetes when the
+//     provider is etcd or k8s;
+//   - split_brain.lease.name: empty becomes "<name>-split-brain".
+//
+// Fields already set are kept. foundation.Start builds the provider from
+// c.Resolved(its Detection). Resolved does not modify c, and the copy
+// shares no slice or map with c.
+func (c Config) Resolved(d Detection) Config {
+	return c.resolved(c.ResolveProvider(d))
+}
+
+// resolved is Resolved with the provider already chosen.
+func (c Config) resolved(provider string) Config {
+	r := c.clone()
+	r.Provider = provider
+	if r.Consul.Service == "" {
+		r.Consul.Service = c.Name
+	}
+	if r.Kubernetes.LabelSelector == "" {
+		r.Kubernetes.LabelSelector = "app.kubernetes.io/part-of=" + c.Name
+	}
+	for _, secret := range []*[]byte{&r.MDNS.Secret, &r.Consul.Secret, &r.Etcd.Secret} {
+		if len(*secret) == 0 && c.Secret != "" {
+			*secret = []byte(c.Secret)
+		}
+	}
+	r.SplitBrain.Lease.Backend = c.leaseBackend(provider)
+	r.SplitBrain.Lease.Name = c.leaseName()
+	return r
 }
 
 // leaseBackend returns the lease back-end of split_brain: Lease.Backend, or

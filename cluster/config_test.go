@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/foundation-go/foundation/cluster"
+	"github.com/foundation-go/foundation/provider/mdns"
 )
 
 // cfgEnv is a fake environment for LoadConfig and Detect.
@@ -77,12 +78,15 @@ func cfgProblems(err error) []error {
 }
 
 // cfgLeafKeys lists the dotted YAML keys of every field of t that is not a
-// struct, in field order.
+// struct, in field order, leaving out fields without one (yaml:"-").
 func cfgLeafKeys(t reflect.Type, prefix string) []string {
 	var keys []string
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" {
+			continue // set only in code
+		}
 		if f.Type.Kind() == reflect.Struct {
 			keys = append(keys, cfgLeafKeys(f.Type, prefix+name+".")...)
 			continue
@@ -249,7 +253,7 @@ func TestWithDefaults(t *testing.T) {
 		Port:          9000,
 		ProbeInterval: time.Second,
 		Seeds:         []string{"10.0.0.1:7350"},
-		MDNS:          cluster.MDNSConfig{Interfaces: []string{"eth0"}},
+		MDNS:          mdns.Config{Interfaces: []string{"eth0"}},
 		Labels:        map[string]string{"zone": "a"},
 	}
 	snapshot := cluster.Config{
@@ -257,7 +261,7 @@ func TestWithDefaults(t *testing.T) {
 		Port:          9000,
 		ProbeInterval: time.Second,
 		Seeds:         []string{"10.0.0.1:7350"},
-		MDNS:          cluster.MDNSConfig{Interfaces: []string{"eth0"}},
+		MDNS:          mdns.Config{Interfaces: []string{"eth0"}},
 		Labels:        map[string]string{"zone": "a"},
 	}
 	got := in.WithDefaults()
@@ -362,22 +366,34 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"seed without host", func(c *cluster.Config) { c.Seeds[0] = ":7350" }, `seeds[0]: ":7350" has no host`},
 		{"seed port out of range", func(c *cluster.Config) { c.Seeds[2] = "[fd00::3]:99999" }, `seeds[2]: "[fd00::3]:99999": port must be 1..65535`},
 		{"static without seeds", func(c *cluster.Config) { c.Provider = "static"; c.Seeds = nil }, "seeds: empty; provider static needs at least one host:port"},
-		{"mdns service", func(c *cluster.Config) { c.MDNS.Service = "foundation" }, `mdns.service: "foundation" must be a DNS-SD service type`},
-		{"mdns domain", func(c *cluster.Config) { c.MDNS.Domain = "" }, "mdns.domain: empty"},
-		{"mdns interface", func(c *cluster.Config) { c.MDNS.Interfaces = []string{"eth0", ""} }, "mdns.interfaces[1]: empty"},
-		{"mdns announce", func(c *cluster.Config) { c.MDNS.AnnounceInterval = 0 }, "mdns.announce_interval: 0s must be > 0"},
-		{"mdns expire", func(c *cluster.Config) { c.MDNS.ExpireAfter = 1500 * time.Millisecond }, "mdns.expire_after: 1.5s must be >= 2 * mdns.announce_interval (2s)"},
-		{"consul address", func(c *cluster.Config) { c.Provider = "consul"; c.Consul.Address = "" }, "consul.address: empty; provider consul needs"},
-		{"consul ttl", func(c *cluster.Config) { c.Consul.TTL = 0 }, "consul.ttl: 0s must be > 0"},
-		{"consul deregister", func(c *cluster.Config) { c.Consul.DeregisterAfter = -time.Minute }, "consul.deregister_after: -1m0s must be > 0"},
-		{"k8s port name", func(c *cluster.Config) { c.Kubernetes.PortName = "Foundation_Port" }, `kubernetes.port_name: "Foundation_Port" must be at most 15`},
+		// Provider sections: each back-end's Validate, named by key.
+		{"mdns service", func(c *cluster.Config) { c.MDNS.Service = "foundation" }, `mdns.service: "foundation": want "_name._tcp" or "_name._udp", the name 1..15 letters, digits or hyphens`},
+		{"mdns domain", func(c *cluster.Config) { c.MDNS.Domain = "bad domain" }, `mdns.domain: "bad domain": want a DNS name such as "local."`},
+		{"mdns interface", func(c *cluster.Config) { c.MDNS.Interfaces = []string{"eth0", ""} }, `mdns.interfaces[1]: is empty: want an interface name such as "eth0"`},
+		{"mdns duplicate interface", func(c *cluster.Config) { c.MDNS.Interfaces = []string{"eth0", "eth0"} }, `mdns.interfaces[1]: "eth0" is listed twice`},
+		{"mdns announce", func(c *cluster.Config) { c.MDNS.AnnounceInterval = 5 * time.Millisecond }, "mdns.announce_interval: 5ms: want 10ms..10m0s (zero: 1s)"},
+		{"mdns expire", func(c *cluster.Config) { c.MDNS.ExpireAfter = 1500 * time.Millisecond }, "mdns.expire_after: 1.5s: want 2×AnnounceInterval (2s)..1h0m0s"},
+		{"consul address", func(c *cluster.Config) { c.Provider = "consul"; c.Consul.Address = "" }, `consul.address: "": empty; want host:port (such as 127.0.0.1:8500)`},
+		{"consul address without port", func(c *cluster.Config) { c.Consul.Address = "consul" }, `consul.address: "consul": address consul: missing port in address`},
+		{"consul service", func(c *cluster.Config) { c.Consul.Service = "orders service" }, `consul.service: "orders service": want 1..255 letters`},
+		{"consul ttl", func(c *cluster.Config) { c.Consul.TTL = 5 * time.Millisecond }, "consul.ttl: 5ms: want at least 10ms (zero: 10s)"},
+		{"consul deregister", func(c *cluster.Config) { c.Consul.DeregisterAfter = -time.Minute }, "consul.deregister_after: -1m0s: want at least 1m0s, Consul's minimum"},
+		{"consul deregister below Consul's minimum", func(c *cluster.Config) { c.Consul.DeregisterAfter = 30 * time.Second }, "consul.deregister_after: 30s: want at least 1m0s"},
+		{"consul knob set in code", func(c *cluster.Config) { c.Consul.RetryMin = -time.Second }, "consul: Config.RetryMin -1s: want > 0"},
+		{"k8s namespace", func(c *cluster.Config) { c.Kubernetes.Namespace = "Orders_NS" }, `kubernetes.namespace: "Orders_NS": want a namespace name`},
+		{"k8s selector", func(c *cluster.Config) { c.Kubernetes.LabelSelector = "app in (x" }, `kubernetes.label_selector: "app in (x": want kubectl selector syntax`},
+		{"k8s port name", func(c *cluster.Config) { c.Kubernetes.PortName = "Foundation_Port" }, `kubernetes.port_name: "Foundation_Port": want at most 15`},
 		{"k8s port name too long", func(c *cluster.Config) { c.Kubernetes.PortName = "foundation-members" }, `kubernetes.port_name: "foundation-members"`},
-		{"dns name", func(c *cluster.Config) { c.Provider = "dns" }, "dns.name: empty; provider dns needs a name"},
-		{"dns port", func(c *cluster.Config) { c.DNS.Port = 65536 }, "dns.port: 65536 must be 0..65535 (0: this member's port)"},
-		{"dns interval", func(c *cluster.Config) { c.DNS.Interval = 0 }, "dns.interval: 0s must be > 0"},
-		{"etcd endpoints", func(c *cluster.Config) { c.Provider = "etcd" }, "etcd.endpoints: empty; provider etcd needs at least one endpoint"},
-		{"etcd empty endpoint", func(c *cluster.Config) { c.Etcd.Endpoints = []string{""} }, "etcd.endpoints[0]: empty"},
-		{"etcd lease", func(c *cluster.Config) { c.Etcd.LeaseTTL = 500 * time.Millisecond }, "etcd.lease_ttl: 500ms must be >= 1s"},
+		{"k8s default selector of a long name", func(c *cluster.Config) { c.Provider = "k8s"; c.Name = strings.Repeat("n", 64) }, `kubernetes.label_selector: "app.kubernetes.io/part-of=nnnn`},
+		{"dns name", func(c *cluster.Config) { c.Provider = "dns" }, "dns.name: is empty: want the DNS name to resolve"},
+		{"dns bad name", func(c *cluster.Config) { c.DNS.Name = "bad name" }, `dns.name: "bad name": want a DNS name`},
+		{"dns port", func(c *cluster.Config) { c.DNS.Port = 65536 }, "dns.port: 65536: want 1..65535 (zero: the port of self's address)"},
+		{"dns interval", func(c *cluster.Config) { c.DNS.Interval = time.Millisecond }, "dns.interval: 1ms: want at least 10ms (zero: 5s)"},
+		{"dns server", func(c *cluster.Config) { c.DNS.Servers = []string{"10.0.0.2:53", "resolver"} }, `dns.servers[1]: "resolver": address resolver: missing port in address`},
+		{"etcd endpoints", func(c *cluster.Config) { c.Provider = "etcd" }, "etcd.endpoints: is empty: want at least one etcd client URL"},
+		{"etcd empty endpoint", func(c *cluster.Config) { c.Etcd.Endpoints = []string{""} }, `etcd.endpoints[0]: "": empty`},
+		{"etcd lease", func(c *cluster.Config) { c.Etcd.LeaseTTL = 500 * time.Millisecond }, "etcd.lease_ttl: 500ms: want whole seconds from 1s to 1h0m0s"},
+		{"etcd lease in parts of a second", func(c *cluster.Config) { c.Etcd.LeaseTTL = 1500 * time.Millisecond }, "etcd.lease_ttl: 1.5s: want whole seconds"},
 		{"tls partial", func(c *cluster.Config) { c.TLS = cluster.TLSConfig{CertFile: tls.CertFile} }, "tls: cert_file set but key_file, ca_file not; set cert_file, key_file and ca_file together, or none"},
 		{"enterprise without tls", func(c *cluster.Config) { c.Profile = cluster.ProfileEnterprise }, "tls: required in the enterprise profile"},
 		{"tls file missing", func(c *cluster.Config) { c.TLS = tls; c.TLS.KeyFile = missing }, `tls.key_file: "` + missing + `" does not exist`},
@@ -402,6 +418,99 @@ func TestValidateNamesTheKey(t *testing.T) {
 				t.Errorf("Validate() = %q\nwant prefix %q", err, want)
 			}
 		})
+	}
+}
+
+// Resolved is the one place where defaults that depend on other keys, or
+// on the environment, are applied.
+func TestResolved(t *testing.T) {
+	c := cluster.Production()
+	c.Name = "orders"
+	c.Secret = cfgSecret
+	c.Seeds = []string{"10.0.0.1:7350"}
+	snapshot := cluster.Production()
+	snapshot.Name, snapshot.Secret, snapshot.Seeds = "orders", cfgSecret, []string{"10.0.0.1:7350"}
+
+	r := c.Resolved(cluster.Detection{Provider: cluster.ProviderKubernetes})
+	want := snapshot
+	want.Seeds = []string{"10.0.0.1:7350"}
+	want.Provider = cluster.ProviderKubernetes
+	want.Consul.Service = "orders"
+	want.Kubernetes.LabelSelector = "app.kubernetes.io/part-of=orders"
+	want.MDNS.Secret = []byte(cfgSecret)
+	want.Consul.Secret = []byte(cfgSecret)
+	want.Etcd.Secret = []byte(cfgSecret)
+	want.SplitBrain.Lease.Backend = cluster.LeaseBackendKubernetes
+	want.SplitBrain.Lease.Name = "orders-split-brain"
+	if !reflect.DeepEqual(r, want) {
+		t.Errorf("Resolved:\ngot  %+v\nwant %+v", r, want)
+	}
+	if !reflect.DeepEqual(c, snapshot) {
+		t.Errorf("Resolved modified its receiver: %+v", c)
+	}
+	r.Seeds[0] = "changed:1"
+	r.MDNS.Secret[0] = 'x'
+	if c.Seeds[0] != "10.0.0.1:7350" || string(r.Consul.Secret) != cfgSecret {
+		t.Error("the result of Resolved shares slices with its receiver or between sections")
+	}
+
+	// What is set is kept.
+	c.Provider = "kubernetes"
+	c.Consul.Service = "orders-svc"
+	c.Kubernetes.LabelSelector = "app=orders"
+	c.Etcd.Secret = []byte("an etcd-only secret")
+	c.SplitBrain.Lease = cluster.SplitBrainLeaseConfig{Backend: cluster.LeaseBackendEtcd, Name: "lease", TTL: time.Minute}
+	r = c.Resolved(cluster.Detection{Provider: cluster.ProviderConsul})
+	if r.Provider != cluster.ProviderKubernetes || r.Consul.Service != "orders-svc" || r.Kubernetes.LabelSelector != "app=orders" ||
+		string(r.Etcd.Secret) != "an etcd-only secret" || r.SplitBrain.Lease != c.SplitBrain.Lease {
+		t.Errorf("Resolved overrode set fields: %+v", r)
+	}
+
+	// The provider's lease back-end, and none for the others.
+	for _, tc := range []struct {
+		provider string
+		d        cluster.Detection
+		backend  string
+	}{
+		{"etcd", cluster.Detection{}, cluster.LeaseBackendEtcd},
+		{"auto", cluster.Detection{Provider: cluster.ProviderEtcd}, cluster.LeaseBackendEtcd},
+		{"k8s", cluster.Detection{}, cluster.LeaseBackendKubernetes},
+		{"consul", cluster.Detection{}, ""},
+		{"auto", cluster.Detection{}, ""},
+	} {
+		c := cluster.Production()
+		c.Provider = tc.provider
+		if got := c.Resolved(tc.d).SplitBrain.Lease.Backend; got != tc.backend {
+			t.Errorf("provider %s, detected %q: lease backend %q, want %q", tc.provider, tc.d.Provider, got, tc.backend)
+		}
+	}
+	// No secret, no provider secrets.
+	if r := cluster.Development().Resolved(cluster.Detection{}); r.Provider != cluster.ProviderMDNS || r.MDNS.Secret != nil {
+		t.Errorf("development: provider %q, mdns secret %q; want mdns and none", r.Provider, r.MDNS.Secret)
+	}
+}
+
+// A section is checked as its back-end will get it only when the provider
+// is chosen explicitly; missing required settings of other back-ends are
+// not problems.
+func TestValidateProviderSections(t *testing.T) {
+	c := cfgValid(t)
+	c.Consul.Address = ""
+	c.Kubernetes.LabelSelector = ""
+	if err := c.Validate(); err != nil {
+		t.Errorf("empty consul.address and kubernetes.label_selector with provider auto: %v", err)
+	}
+	c.Provider = "consul"
+	if problems := cfgProblems(c.Validate()); len(problems) != 1 || !strings.Contains(problems[0].Error(), "consul.address:") {
+		t.Errorf("provider consul without an address: %v; want one consul.address problem", problems)
+	}
+	c.Consul.Address = "127.0.0.1:8500"
+	if err := c.Validate(); err != nil {
+		t.Errorf("provider consul, service from the name: %v", err)
+	}
+	c.Provider = "kubernetes"
+	if err := c.Validate(); err != nil {
+		t.Errorf("provider kubernetes without a client (Start supplies it) or selector (from the name): %v", err)
 	}
 }
 
@@ -675,7 +784,7 @@ func TestValidateLeaseBackend(t *testing.T) {
 			c.SplitBrain.Lease.Backend = "etcd"
 			c.Etcd.Endpoints = []string{"http://e:2379"}
 		}, ""},
-		{"provider etcd without endpoints", func(c *cluster.Config) { c.Provider = "etcd" }, "etcd.endpoints: empty"},
+		{"provider etcd without endpoints", func(c *cluster.Config) { c.Provider = "etcd" }, "etcd.endpoints: is empty"},
 		{"provider consul", func(c *cluster.Config) { c.Provider = "consul" }, `split_brain.lease.backend: empty and provider "consul" holds no lease`},
 		{"provider auto", func(c *cluster.Config) {}, `split_brain.lease.backend: empty and provider "auto" holds no lease`},
 		{"explicit etcd without endpoints", func(c *cluster.Config) { c.Provider = "k8s"; c.SplitBrain.Lease.Backend = "etcd" }, "split_brain.lease.backend: etcd needs etcd.endpoints"},
@@ -788,6 +897,9 @@ func TestLoadConfigFileErrors(t *testing.T) {
 		{"unknown key", "name: x\nheartbeat: 1s\n", []string{`line 2: unknown key "heartbeat"`}},
 		{"unknown nested key", "mdns:\n  services: _x._tcp\n", []string{`line 2: unknown key "mdns.services"`}},
 		{"several unknown keys", "prt: 1\nkubernetes:\n  selector: a=b\n", []string{`line 1: unknown key "prt"`, `line 3: unknown key "kubernetes.selector"`}},
+		{"fields set only in code", "consul:\n  token: t\n  wait_time: 1s\nkubernetes:\n  client: x\nmdns: {logger: x, secret: s}\n", []string{
+			`line 2: unknown key "consul.token"`, `line 3: unknown key "consul.wait_time"`, `line 5: unknown key "kubernetes.client"`,
+			`line 6: unknown key "mdns.logger"`, `line 6: unknown key "mdns.secret"`}},
 		{"unknown key two levels down", "split_brain:\n  lease:\n    tll: 5s\n", []string{`line 3: unknown key "split_brain.lease.tll"`}},
 		{"removed key", "heartbeat_interval: 100ms\nsuspect_after: 300ms\nremove_after: 200ms\n", []string{
 			`line 1: unknown key "heartbeat_interval"`, `line 2: unknown key "suspect_after"`, `line 3: unknown key "remove_after"`}},

@@ -148,3 +148,24 @@ func ExampleEnvVars() {
 	// FOUNDATION_HOST      string  host
 	// FOUNDATION_PORT      int     port
 }
+
+// Resolved applies the defaults that depend on the rest of the
+// configuration and on what Detect found.
+func ExampleConfig_Resolved() {
+	c := cluster.Production()
+	c.Name = "orders"
+	c.SplitBrain.Strategy = cluster.SplitBrainLeaseMajority
+	c.Provider = cluster.ProviderKubernetes
+	r := c.Resolved(cluster.Detection{})
+	fmt.Println(r.Provider)
+	fmt.Println(r.Kubernetes.LabelSelector)
+	fmt.Println(r.Consul.Service)
+	fmt.Println(r.SplitBrain.Lease.Backend, r.SplitBrain.Lease.Name)
+	fmt.Printf("%q\n", c.Kubernetes.LabelSelector) // c is left alone
+	// Output:
+	// k8s
+	// app.kubernetes.io/part-of=orders
+	// orders
+	// kubernetes orders-split-brain
+	// ""
+}

@@ -3,6 +3,11 @@ package cluster
 import (
 	"reflect"
 	"time"
+
+	"github.com/foundation-go/foundation/provider/consul"
+	"github.com/foundation-go/foundation/provider/dns"
+	"github.com/foundation-go/foundation/provider/etcd"
+	"github.com/foundation-go/foundation/provider/mdns"
 )
 
 // productionBase is the one configuration every preset derives from: real
@@ -64,7 +69,7 @@ func productionBase() Config {
 			},
 		},
 
-		MDNS: MDNSConfig{
+		MDNS: mdns.Config{
 			// The DNS-SD service type of Foundation members.
 			Service: "_foundation._tcp",
 			// The link-local mDNS domain (RFC 6762).
@@ -75,7 +80,7 @@ func productionBase() Config {
 			// the failure detector normally notices first.
 			ExpireAfter: 3 * time.Second,
 		},
-		Consul: ConsulConfig{
+		Consul: consul.Config{
 			// The Consul agent's default HTTP address.
 			Address: "127.0.0.1:8500",
 			// Consul drives discovery only (failures are the failure detector's
@@ -85,12 +90,12 @@ func productionBase() Config {
 			// member's registration is gone a minute later.
 			DeregisterAfter: time.Minute,
 		},
-		DNS: DNSConfig{
+		DNS: dns.Config{
 			// Records change when pods become ready; finding new members
 			// within 5s is enough, and failures are the failure detector's job.
 			Interval: 5 * time.Second,
 		},
-		Etcd: EtcdConfig{
+		Etcd: etcd.Config{
 			// One namespace for every Foundation cluster in an etcd.
 			Prefix: "/foundation/",
 			// Outlives an etcd leader election (about 1s by default), so

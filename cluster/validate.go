@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/foundation-go/foundation/provider"
 )
 
 // minSecretLen is the shortest secret accepted: 128 bits.
@@ -33,12 +35,6 @@ func (p *configProblems) addf(key, format string, args ...any) {
 func (p *configProblems) positive(key string, d time.Duration) {
 	if d <= 0 {
 		p.addf(key, "%v must be > 0", d)
-	}
-}
-
-func (p *configProblems) atLeastTwice(key string, d time.Duration, ofKey string, of time.Duration) {
-	if d > 0 && of > 0 && d/2 < of { // d < 2*of, without overflow
-		p.addf(key, "%v must be >= 2 * %s (%v), so that one lost message is not taken for a failure", d, ofKey, 2*of)
 	}
 }
 
@@ -82,10 +78,13 @@ func (p *configProblems) file(key, path string) {
 //	cluster: invalid config: probe_timeout: 500ms must be < probe_interval (500ms), ...
 //
 // Empty Profile, Provider, LogLevel and split_brain.strategy stand for their
-// defaults (development, auto, info, keep-majority) and pass; other zero values that cannot work (an
-// empty Name, a zero duration) fail, so validate c.WithDefaults() unless
-// every field is set — LoadConfig does. Validate reads the file system to
-// check that TLS files exist; it does not modify c.
+// defaults (development, auto, info, keep-majority) and pass, and so do zero
+// fields of the provider sections, which mean the back-end's default; other
+// zero values that cannot work (an empty Name, a zero duration) fail, so
+// validate c.WithDefaults() unless every field is set — LoadConfig does.
+// The provider sections are checked by the back-ends' own Validate (see
+// validateProviders). Validate reads the file system to check that TLS
+// files exist; it does not modify c.
 func (c Config) Validate() error {
 	var p configProblems
 	profile := c.Profile
@@ -244,54 +243,57 @@ func (c Config) validateSplitBrain(p *configProblems) {
 	}
 }
 
-// validateProviders checks the provider sections. Every section is checked
-// whatever the provider (auto may pick any of them); the fields a provider
-// cannot do without are required only when it is chosen explicitly.
+// validateProviders checks the provider sections, each with its back-end's
+// own Validate, and names every problem by its key ("consul.ttl"), or by
+// section and field for a field set only in code ("consul:
+// Config.RetryMin"). Every section is checked whatever the provider (auto
+// may pick any of them). Only the section of a provider chosen explicitly
+// is checked as that back-end will get it — with the defaults Resolved
+// derives from the rest of the Config — and only there is a missing
+// required setting (consul.address, dns.name, etcd.endpoints) a problem; a
+// field Start supplies (the k8s client) never is.
 func (c Config) validateProviders(p *configProblems) {
-	m := c.MDNS
-	if !isServiceType(m.Service) {
-		p.addf("mdns.service", "%q must be a DNS-SD service type like _foundation._tcp or _name._udp", m.Service)
+	chosen := c.Provider
+	if chosen == providerKubernetesLong {
+		chosen = ProviderKubernetes
 	}
-	if m.Domain == "" {
-		p.addf("mdns.domain", "empty; want an mDNS domain such as local.")
-	}
-	for i, name := range m.Interfaces {
-		if name == "" {
-			p.addf(fmt.Sprintf("mdns.interfaces[%d]", i), "empty; want an interface name such as eth0")
+	pick := func(raw, resolved validator, name string) validator {
+		if name == chosen {
+			return resolved
 		}
+		return raw
 	}
-	p.positive("mdns.announce_interval", m.AnnounceInterval)
-	p.positive("mdns.expire_after", m.ExpireAfter)
-	p.atLeastTwice("mdns.expire_after", m.ExpireAfter, "mdns.announce_interval", m.AnnounceInterval)
-
-	if c.Provider == ProviderConsul && c.Consul.Address == "" {
-		p.addf("consul.address", "empty; provider consul needs the agent's HTTP address, e.g. 127.0.0.1:8500")
-	}
-	p.positive("consul.ttl", c.Consul.TTL)
-	p.positive("consul.deregister_after", c.Consul.DeregisterAfter)
-
-	if n := c.Kubernetes.PortName; n != "" && !isPortName(n) {
-		p.addf("kubernetes.port_name", "%q must be at most 15 lower-case letters, digits and '-', with a letter", n)
-	}
-
-	if c.Provider == ProviderDNS && c.DNS.Name == "" {
-		p.addf("dns.name", "empty; provider dns needs a name to resolve, e.g. foundation.default.svc.cluster.local")
-	}
-	p.port("dns.port", c.DNS.Port, "this member's port")
-	p.positive("dns.interval", c.DNS.Interval)
-
-	if c.Provider == ProviderEtcd && len(c.Etcd.Endpoints) == 0 {
-		p.addf("etcd.endpoints", "empty; provider etcd needs at least one endpoint, e.g. http://127.0.0.1:2379")
-	}
-	for i, e := range c.Etcd.Endpoints {
-		if e == "" {
-			p.addf(fmt.Sprintf("etcd.endpoints[%d]", i), "empty; want an etcd client URL such as http://127.0.0.1:2379")
+	r := c.resolved(chosen)
+	for _, s := range []struct {
+		key, name string
+		cfg       validator
+	}{
+		{"mdns", ProviderMDNS, pick(c.MDNS, r.MDNS, ProviderMDNS)},
+		{"consul", ProviderConsul, pick(c.Consul, r.Consul, ProviderConsul)},
+		{"kubernetes", ProviderKubernetes, pick(c.Kubernetes, r.Kubernetes, ProviderKubernetes)},
+		{"dns", ProviderDNS, pick(c.DNS, r.DNS, ProviderDNS)},
+		{"etcd", ProviderEtcd, pick(c.Etcd, r.Etcd, ProviderEtcd)},
+	} {
+		err := s.cfg.Validate()
+		fields := provider.FieldErrors(err)
+		if err != nil && len(fields) == 0 {
+			p.addf(s.key, "%v", err) // not reached: every back-end reports FieldErrors
 		}
-	}
-	if c.Etcd.LeaseTTL < time.Second {
-		p.addf("etcd.lease_ttl", "%v must be >= 1s (etcd grants leases in whole seconds)", c.Etcd.LeaseTTL)
+		for _, fe := range fields {
+			switch {
+			case fe.Missing && (fe.Key == "" || s.name != chosen):
+				// Supplied by Start, or a back-end that may never start.
+			case fe.Key == "":
+				p.addf(s.key, "Config.%s %s", fe.Field, fe.Problem)
+			default:
+				p.addf(s.key+"."+fe.Key, "%s", fe.Problem)
+			}
+		}
 	}
 }
+
+// validator is a provider section.
+type validator interface{ Validate() error }
 
 // isConfigName reports whether s is a valid cluster name.
 func isConfigName(s string) bool {
@@ -334,33 +336,4 @@ func isDNSLabel(s string) bool {
 		}
 	}
 	return true
-}
-
-// isServiceType reports whether s looks like "_name._tcp" or "_name._udp".
-func isServiceType(s string) bool {
-	name, ok := strings.CutSuffix(s, "._tcp")
-	if !ok {
-		name, ok = strings.CutSuffix(s, "._udp")
-	}
-	name, under := strings.CutPrefix(name, "_")
-	return ok && under && name != "" && !strings.ContainsAny(name, ". ")
-}
-
-// isPortName reports whether s is a valid Kubernetes port name
-// (IANA_SVC_NAME).
-func isPortName(s string) bool {
-	if len(s) > 15 || strings.HasPrefix(s, "-") || strings.HasSuffix(s, "-") || strings.Contains(s, "--") {
-		return false
-	}
-	letter := false
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z':
-			letter = true
-		case r >= '0' && r <= '9', r == '-':
-		default:
-			return false
-		}
-	}
-	return letter
 }
