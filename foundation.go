@@ -1,6 +1,7 @@
 package foundation
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -62,7 +63,8 @@ type startOptions struct {
 }
 
 // WithKubernetesClient gives the k8s provider its API client. Default: the
-// in-cluster client (the pod's service account).
+// Config's Kubernetes.Client when set in code, else the in-cluster client
+// (the pod's service account).
 func WithKubernetesClient(c kubernetes.Interface) Option {
 	return optionFunc(func(o *startOptions) { o.k8s = c })
 }
@@ -114,7 +116,9 @@ func WithActorOptions(opts ...actor.Option) Option {
 
 // Node is a running Foundation member.
 type Node struct {
-	// Config is the configuration the node runs with.
+	// Config is the configuration the node runs with, as loaded:
+	// Config.Resolved(Detection) adds the defaults derived from it (the
+	// provider auto picked, consul's service, the split-brain lease...).
 	Config cluster.Config
 	// Detection is what the environment detection found.
 	Detection cluster.Detection
@@ -171,20 +175,20 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 		}
 		n.ownLog = true
 	}
-	provName := cfg.ResolveProvider(det)
+	resolved := cfg.Resolved(det)
 	fields := []zap.Field{zap.String("cluster", cfg.Name), zap.String("profile", string(cfg.Profile))}
 	switch {
 	case o.provider != nil:
 		fields = append(fields, zap.String("provider", "set in code (WithProvider)"))
 	case cfg.Provider != "" && cfg.Provider != cluster.ProviderAuto:
-		fields = append(fields, zap.String("provider", provName), zap.String("provider_from", "configuration"))
+		fields = append(fields, zap.String("provider", resolved.Provider), zap.String("provider_from", "configuration"))
 	default:
-		fields = append(fields, zap.String("provider", provName), zap.String("provider_from", "detection"), zap.Strings("detection", det.Reasons))
+		fields = append(fields, zap.String("provider", resolved.Provider), zap.String("provider_from", "detection"), zap.Strings("detection", det.Reasons))
 	}
 	n.Log.Info("foundation starting", fields...)
 	prov := o.provider
 	if prov == nil {
-		if prov, err = newProvider(provName, cfg, o.k8s, n.Log); err != nil {
+		if prov, err = newProvider(resolved, o.k8s, n.Log); err != nil {
 			return nil, err
 		}
 	}
@@ -293,7 +297,7 @@ func (n *Node) membershipConfig(cfg cluster.Config, address, advertise string, m
 		AcquireDelay:        cfg.SplitBrain.Lease.AcquireDelay,
 	}
 	if rc.Strategy == cluster.LeaseMajority {
-		l, err := n.newLease(cfg, cfg.ResolveProvider(n.Detection), o.k8s)
+		l, err := n.newLease(cfg, cfg.Resolved(n.Detection).Provider, o.k8s)
 		if err != nil {
 			return cluster.MembershipConfig{}, err
 		}
@@ -316,69 +320,45 @@ func (n *Node) membershipConfig(cfg cluster.Config, address, advertise string, m
 	}, nil
 }
 
-func newProvider(name string, cfg cluster.Config, kc kubernetes.Interface, log *zap.Logger) (provider.Provider, error) {
-	switch name {
-	case "static":
+// newProvider builds the discovery back-end cfg.Provider names from its
+// section of cfg, which Config.Resolved has completed (the secret, consul's
+// service, the k8s selector), adding only what Start alone has: the logger
+// and the Kubernetes client.
+func newProvider(cfg cluster.Config, kc kubernetes.Interface, log *zap.Logger) (provider.Provider, error) {
+	switch cfg.Provider {
+	case cluster.ProviderStatic:
 		return static.New(cfg.Seeds)
-	case "mdns":
-		return mdns.New(mdns.Config{
-			Service:          cfg.MDNS.Service,
-			Domain:           cfg.MDNS.Domain,
-			Interfaces:       cfg.MDNS.Interfaces,
-			AnnounceInterval: cfg.MDNS.AnnounceInterval,
-			ExpireAfter:      cfg.MDNS.ExpireAfter,
-			Secret:           []byte(cfg.Secret),
-			Logger:           log,
-		})
-	case "consul":
-		service := cfg.Consul.Service
-		if service == "" {
-			service = cfg.Name
+	case cluster.ProviderMDNS:
+		c := cfg.MDNS
+		c.Logger = cmp.Or(c.Logger, log)
+		return mdns.New(c)
+	case cluster.ProviderConsul:
+		c := cfg.Consul
+		c.Logger = cmp.Or(c.Logger, log)
+		return consulprov.New(c)
+	case cluster.ProviderEtcd:
+		c := cfg.Etcd
+		c.Logger = cmp.Or(c.Logger, log)
+		return etcdprov.New(c)
+	case cluster.ProviderKubernetes:
+		c := cfg.Kubernetes
+		c.Logger = cmp.Or(c.Logger, log)
+		if kc != nil {
+			c.Client = kc
 		}
-		return consulprov.New(consulprov.Config{
-			Address:         cfg.Consul.Address,
-			Service:         service,
-			TTL:             cfg.Consul.TTL,
-			DeregisterAfter: cfg.Consul.DeregisterAfter,
-			Secret:          []byte(cfg.Secret),
-			Logger:          log,
-		})
-	case "etcd":
-		return etcdprov.New(etcdprov.Config{
-			Endpoints: cfg.Etcd.Endpoints,
-			Prefix:    cfg.Etcd.Prefix,
-			LeaseTTL:  cfg.Etcd.LeaseTTL,
-			Secret:    []byte(cfg.Secret),
-			Logger:    log,
-		})
-	case "k8s":
-		if kc == nil {
+		if c.Client == nil {
 			var err error
-			if kc, err = k8sprov.InClusterClient(); err != nil {
+			if c.Client, err = k8sprov.InClusterClient(); err != nil {
 				return nil, err
 			}
 		}
-		selector := cfg.Kubernetes.LabelSelector
-		if selector == "" {
-			selector = "app.kubernetes.io/part-of=" + cfg.Name
-		}
-		return k8sprov.New(k8sprov.Config{
-			Client:        kc,
-			Namespace:     cfg.Kubernetes.Namespace,
-			LabelSelector: selector,
-			PortName:      cfg.Kubernetes.PortName,
-			Logger:        log,
-		})
-	case "dns":
-		return dnsprov.New(dnsprov.Config{
-			Name:     cfg.DNS.Name,
-			Port:     cfg.DNS.Port,
-			Interval: cfg.DNS.Interval,
-			Servers:  cfg.DNS.Servers,
-			Logger:   log,
-		})
+		return k8sprov.New(c)
+	case cluster.ProviderDNS:
+		c := cfg.DNS
+		c.Logger = cmp.Or(c.Logger, log)
+		return dnsprov.New(c)
 	}
-	return nil, fmt.Errorf("%w: %q is not built yet (available: static, mdns, consul, k8s, dns, etcd)", ErrProviderUnavailable, name)
+	return nil, fmt.Errorf("%w: %q is not built yet (available: static, mdns, consul, k8s, dns, etcd)", ErrProviderUnavailable, cfg.Provider)
 }
 
 // primaryIP returns the first IPv4 address of an interface that is up and
@@ -481,7 +461,7 @@ func (n *Node) newLease(cfg cluster.Config, provName string, kc kubernetes.Inter
 		name = cfg.Name + "-split-brain"
 	}
 	switch backend {
-	case cluster.ProviderEtcd, "etcd":
+	case cluster.ProviderEtcd:
 		cli, err := clientv3.New(clientv3.Config{Endpoints: cfg.Etcd.Endpoints, DialTimeout: 5 * time.Second, Logger: n.Log.Named("etcd")})
 		if err != nil {
 			return nil, fmt.Errorf("%w: split_brain.lease: etcd %v: %w", ErrProviderUnavailable, cfg.Etcd.Endpoints, err)

@@ -43,12 +43,13 @@ func env(kv map[string]string) func(string) (string, bool) {
 
 func startNodes(t *testing.T, n int, extra func(i int, c *cluster.Config), opts ...foundation.Option) []*foundation.Node {
 	t.Helper()
-	ports, err := nodeproc.FreePorts(n)
+	all, err := nodeproc.FreePorts(2 * n)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ports, cports := all[:n], all[n:] // remoting, cluster
 	var seeds []string
-	for _, p := range ports {
+	for _, p := range cports {
 		seeds = append(seeds, "127.0.0.1:"+strconv.Itoa(p))
 	}
 	// Every line at WARN and above goes to the test log; an ERROR fails the
@@ -69,6 +70,7 @@ func startNodes(t *testing.T, n int, extra func(i int, c *cluster.Config), opts 
 			foundation.WithLogger(log),
 			foundation.WithConfig(func(c *cluster.Config) {
 				c.Port = ports[i]
+				c.ClusterPort = cports[i]
 				c.Secret = "test-secret-0123456789"
 				if extra != nil {
 					extra(i, c)
@@ -130,8 +132,8 @@ func (pong) HandleCall(_ actor.Process, req any) (any, error) {
 
 func TestStartRejectsBadConfiguration(t *testing.T) {
 	_, err := foundation.Start(context.Background(), foundation.WithEnv(env(nil)),
-		foundation.WithConfig(func(c *cluster.Config) { c.HeartbeatInterval = -time.Second }))
-	if !errors.Is(err, cluster.ErrInvalidConfig) || !strings.Contains(err.Error(), "heartbeat_interval") {
+		foundation.WithConfig(func(c *cluster.Config) { c.ProbeInterval = -time.Second }))
+	if !errors.Is(err, cluster.ErrInvalidConfig) || !strings.Contains(err.Error(), "probe_interval") {
 		t.Fatalf("got %v", err)
 	}
 	_, err = foundation.Start(context.Background(), foundation.WithEnv(env(map[string]string{"CONSUL_HTTP_ADDR": "127.0.0.1:8500"})),
@@ -188,13 +190,14 @@ func TestMutualTLS(t *testing.T) {
 // the file's values, the environment wins over the file and options in code
 // win over both; a missing file is cluster.ErrConfigFile.
 func TestStartReadsTheConfigFile(t *testing.T) {
-	ports, err := nodeproc.FreePorts(1)
+	ports, err := nodeproc.FreePorts(2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "cluster.yaml")
 	yaml := "name: from-file\nsecret: file-secret-0123456789\nhost: 127.0.0.1\nport: " + strconv.Itoa(ports[0]) +
-		"\nprovider: static\nseeds: [127.0.0.1:" + strconv.Itoa(ports[0]) + "]\nlabels: {zone: file}\n"
+		"\ncluster_port: " + strconv.Itoa(ports[1]) +
+		"\nprovider: static\nseeds: [127.0.0.1:" + strconv.Itoa(ports[1]) + "]\nlabels: {zone: file}\n"
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -210,8 +213,9 @@ func TestStartReadsTheConfigFile(t *testing.T) {
 	}
 	defer node.Stop(ctx)
 	self := node.Membership.Self()
-	if node.Config.Name != "from-file" || self.Address != "127.0.0.1:"+strconv.Itoa(ports[0]) {
-		t.Errorf("name %q, address %q: want the file's", node.Config.Name, self.Address)
+	if node.Config.Name != "from-file" || self.Address != "127.0.0.1:"+strconv.Itoa(ports[0]) ||
+		self.ClusterAddress != "127.0.0.1:"+strconv.Itoa(ports[1]) {
+		t.Errorf("name %q, address %q, cluster address %q: want the file's", node.Config.Name, self.Address, self.ClusterAddress)
 	}
 	if self.Labels["zone"] != "env" || self.Labels["rack"] != "code" {
 		t.Errorf("labels %v: want zone from the environment and rack from code", self.Labels)
@@ -223,9 +227,10 @@ func TestStartReadsTheConfigFile(t *testing.T) {
 	}
 }
 
-// TestGrainsOverMutualTLS: with tls.* configured, grain connections run
-// over mutual TLS too: calls between members work, and the grain port
-// refuses a client without a certificate from the CA, and plaintext.
+// TestGrainsOverMutualTLS: with tls.* configured, the cluster port (SWIM's
+// streams and grain calls) runs over mutual TLS too: calls between members
+// work, and the cluster port refuses a client without a certificate from
+// the CA, and plaintext.
 func TestGrainsOverMutualTLS(t *testing.T) {
 	dir := t.TempDir()
 	ca, caKey := newCA(t, dir)
@@ -257,7 +262,7 @@ func TestGrainsOverMutualTLS(t *testing.T) {
 		t.Fatal("no identity was placed on the other member: nothing crossed the network")
 	}
 
-	addr := nodes[1].Membership.Self().Labels[grain.AddressLabel]
+	addr := nodes[1].Membership.Self().ClusterAddress
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)
 	conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool})
@@ -267,7 +272,7 @@ func TestGrainsOverMutualTLS(t *testing.T) {
 		conn.Close()
 	}
 	if err == nil || !strings.Contains(err.Error(), "certificate") {
-		t.Fatalf("a grain client without a certificate was not refused: %v", err)
+		t.Fatalf("a cluster-port client without a certificate was not refused: %v", err)
 	}
 	raw, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
@@ -278,7 +283,7 @@ func TestGrainsOverMutualTLS(t *testing.T) {
 	n, _ := raw.Read(make([]byte, 64))
 	raw.Close()
 	if n > 0 && !looksLikeTLSAlert(n) {
-		t.Fatalf("the grain port answered plaintext with %d bytes", n)
+		t.Fatalf("the cluster port answered plaintext with %d bytes", n)
 	}
 }
 
@@ -354,8 +359,8 @@ func TestCodeWinsOverDetectedProfile(t *testing.T) {
 		foundation.WithConfig(func(c *cluster.Config) {
 			c.Host = "127.0.0.1"
 			c.Port = ports[0]
-			c.HeartbeatInterval = 100 * time.Millisecond
-			c.SuspectAfter = 300 * time.Millisecond
+			c.ProbeInterval = 100 * time.Millisecond
+			c.ProbeTimeout = 60 * time.Millisecond
 			c.Secret = "test-secret-0123456789"
 		}))
 	if err != nil {
@@ -363,8 +368,8 @@ func TestCodeWinsOverDetectedProfile(t *testing.T) {
 	}
 	defer node.Stop(context.Background())
 	c := node.Config
-	if c.Profile != cluster.ProfileProduction || c.Host != "127.0.0.1" || c.HeartbeatInterval != 100*time.Millisecond || c.SuspectAfter != 300*time.Millisecond {
-		t.Fatalf("profile %s host %s heartbeat %v suspect %v", c.Profile, c.Host, c.HeartbeatInterval, c.SuspectAfter)
+	if c.Profile != cluster.ProfileProduction || c.Host != "127.0.0.1" || c.ProbeInterval != 100*time.Millisecond || c.ProbeTimeout != 60*time.Millisecond {
+		t.Fatalf("profile %s host %s probe interval %v timeout %v", c.Profile, c.Host, c.ProbeInterval, c.ProbeTimeout)
 	}
 	if !strings.HasPrefix(node.System.Address(), "127.0.0.1:") {
 		t.Fatalf("listening on %s", node.System.Address())

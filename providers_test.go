@@ -28,11 +28,12 @@ func TestEveryProviderFormsAndSeesALeave(t *testing.T) {
 				// examples/node runs etcd members as processes instead.
 				t.Skip("etcd members run as separate processes: examples/node TestProvidersByEnvironment")
 			}
-			ports, err := nodeproc.FreePorts(3)
+			all, err := nodeproc.FreePorts(6)
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, err := provharness.Start(name, ports)
+			ports, cports := all[:3], all[3:] // remoting, cluster: discovery finds cluster ports
+			b, err := provharness.Start(name, cports)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -47,6 +48,7 @@ func TestEveryProviderFormsAndSeesALeave(t *testing.T) {
 						c.Secret = "providers-secret-0123456789"
 						c.Host = "127.0.0.1"
 						c.Port = ports[i]
+						c.ClusterPort = cports[i]
 						b.Configure(i, c)
 					}),
 				}, b.Options(i)...)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/foundation-go/foundation/cluster"
@@ -18,7 +19,11 @@ func FuzzLoadConfigYAML(f *testing.F) {
 		"name: orders\nport: 7350\n",
 		"profile: production\nsecret: 0123456789abcdef\nseeds: [\"10.0.0.1:7350\"]\n",
 		"provider: static\nseeds:\n  - 127.0.0.1:7000\n  - \"[::1]:7001\"\n",
-		"heartbeat_interval: 50ms\nsuspect_after: 100ms\nremove_after: 1s\n",
+		"probe_interval: 50ms\nprobe_timeout: 20ms\ngossip_interval: 10ms\nsuspicion_multiplier: 5\n",
+		"cluster_port: 9000\nadvertise_cluster_address: \"10.0.0.1:9000\"\n",
+		"split_brain: {strategy: static-quorum, quorum_size: 2, stable_after: 3s}\n",
+		"split_brain: {strategy: keep-oldest, oldest_survives_alone: true}\n",
+		"provider: etcd\netcd: {endpoints: [\"http://e:2379\"]}\nsplit_brain:\n  strategy: lease-majority\n  lease: {name: l, ttl: 3s, acquire_delay: 1ms}\n",
 		"mdns:\n  service: _x._tcp\n  interfaces: [eth0]\n  expire_after: 10s\n",
 		"consul: {address: \"http://c:8500\", ttl: 5s}\netcd: {endpoints: [a], lease_ttl: 2s}\n",
 		"kubernetes: {namespace: apps, label_selector: \"app=x\", port_name: cluster}\ndns: {name: x.local, port: 53}\n",
@@ -26,7 +31,8 @@ func FuzzLoadConfigYAML(f *testing.F) {
 		"tls: {cert_file: /nonexistent/c, key_file: k, ca_file: ca}\n",
 		"unknown: 1\n",
 		"port: 99999999999999999999\n",
-		"heartbeat_interval: -1h\n",
+		"probe_interval: -1h\n",
+		"heartbeat_interval: 1s\n",
 		"a: &a [*a]\n",
 		"---\nport: 1\n---\n",
 		"labels: {\"\": x}\n",
@@ -57,11 +63,15 @@ func FuzzLoadConfigYAML(f *testing.F) {
 // FuzzLoadConfigEnv feeds arbitrary values to every environment variable.
 func FuzzLoadConfigEnv(f *testing.F) {
 	vars := cluster.EnvVars()
-	f.Add(uint8(0), "orders")
-	f.Add(uint8(5), "7350")
-	f.Add(uint8(7), "100ms")
-	f.Add(uint8(12), "a:1, b:2,,")
-	f.Add(uint8(len(vars)-2), "a=b, c = d")
+	index := func(name string) uint8 {
+		return uint8(slices.IndexFunc(vars, func(v cluster.EnvVar) bool { return v.Name == name }))
+	}
+	f.Add(index("FOUNDATION_NAME"), "orders")
+	f.Add(index("FOUNDATION_PORT"), "7350")
+	f.Add(index("FOUNDATION_PROBE_INTERVAL"), "100ms")
+	f.Add(index("FOUNDATION_SPLIT_BRAIN_OLDEST_SURVIVES_ALONE"), "true")
+	f.Add(index("FOUNDATION_SEEDS"), "a:1, b:2,,")
+	f.Add(index("FOUNDATION_LABELS"), "a=b, c = d")
 	f.Fuzz(func(t *testing.T, i uint8, value string) {
 		v := vars[int(i)%len(vars)]
 		c, err := cluster.LoadConfig("", cfgEnv(map[string]string{v.Name: value}), nil)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/foundation-go/foundation/cluster"
+	"github.com/foundation-go/foundation/provider/mdns"
 )
 
 // cfgEnv is a fake environment for LoadConfig and Detect.
@@ -76,12 +78,15 @@ func cfgProblems(err error) []error {
 }
 
 // cfgLeafKeys lists the dotted YAML keys of every field of t that is not a
-// struct, in field order.
+// struct, in field order, leaving out fields without one (yaml:"-").
 func cfgLeafKeys(t reflect.Type, prefix string) []string {
 	var keys []string
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" {
+			continue // set only in code
+		}
 		if f.Type.Kind() == reflect.Struct {
 			keys = append(keys, cfgLeafKeys(f.Type, prefix+name+".")...)
 			continue
@@ -124,11 +129,22 @@ func TestPresetValues(t *testing.T) {
 		{"host", "127.0.0.1", "0.0.0.0", "0.0.0.0"},
 		{"port", 0, 7350, 7350},
 		{"advertise_address", "", "", ""},
-		{"heartbeat_interval", 100 * ms, 500 * ms, 250 * ms},
-		{"suspect_after", 300 * ms, 2 * s, 1 * s},
-		{"remove_after", 200 * ms, 5 * s, 3 * s},
+		{"cluster_port", 0, 7351, 7351},
+		{"advertise_cluster_address", "", "", ""},
+		{"probe_interval", 100 * ms, 500 * ms, 250 * ms},
+		{"probe_timeout", 60 * ms, 300 * ms, 150 * ms},
+		{"gossip_interval", 50 * ms, 200 * ms, 100 * ms},
+		{"suspicion_multiplier", 3, 2, 2},
 		{"join_timeout", 2 * s, 10 * s, 10 * s},
 		{"leave_timeout", 1 * s, 1 * s, 1 * s},
+		{"split_brain.strategy", "keep-majority", "keep-majority", "keep-majority"},
+		{"split_brain.stable_after", 250 * ms, 750 * ms, 500 * ms},
+		{"split_brain.quorum_size", 0, 0, 0},
+		{"split_brain.oldest_survives_alone", false, false, false},
+		{"split_brain.lease.backend", "", "", ""},
+		{"split_brain.lease.name", "", "", ""},
+		{"split_brain.lease.ttl", 10 * s, 10 * s, 10 * s},
+		{"split_brain.lease.acquire_delay", 2 * s, 2 * s, 2 * s},
 		{"seeds", []string(nil), []string(nil), []string(nil)},
 		{"mdns.service", "_foundation._tcp", "_foundation._tcp", "_foundation._tcp"},
 		{"mdns.domain", "local.", "local.", "local."},
@@ -195,7 +211,7 @@ func TestPresetProfiles(t *testing.T) {
 		}
 	}
 	got := cluster.Preset("staging")
-	if got.Profile != "staging" || got.HeartbeatInterval != cluster.Development().HeartbeatInterval {
+	if got.Profile != "staging" || got.ProbeInterval != cluster.Development().ProbeInterval {
 		t.Errorf("Preset(staging) = %+v; want development values with profile staging", got)
 	}
 	if err := got.Validate(); !errors.Is(err, cluster.ErrInvalidConfig) || !strings.Contains(err.Error(), `profile: "staging"`) {
@@ -233,20 +249,20 @@ func TestWithDefaults(t *testing.T) {
 	}
 
 	in := cluster.Config{
-		Profile:           cluster.ProfileProduction,
-		Port:              9000,
-		HeartbeatInterval: time.Second,
-		Seeds:             []string{"10.0.0.1:7350"},
-		MDNS:              cluster.MDNSConfig{Interfaces: []string{"eth0"}},
-		Labels:            map[string]string{"zone": "a"},
+		Profile:       cluster.ProfileProduction,
+		Port:          9000,
+		ProbeInterval: time.Second,
+		Seeds:         []string{"10.0.0.1:7350"},
+		MDNS:          mdns.Config{Interfaces: []string{"eth0"}},
+		Labels:        map[string]string{"zone": "a"},
 	}
 	snapshot := cluster.Config{
-		Profile:           cluster.ProfileProduction,
-		Port:              9000,
-		HeartbeatInterval: time.Second,
-		Seeds:             []string{"10.0.0.1:7350"},
-		MDNS:              cluster.MDNSConfig{Interfaces: []string{"eth0"}},
-		Labels:            map[string]string{"zone": "a"},
+		Profile:       cluster.ProfileProduction,
+		Port:          9000,
+		ProbeInterval: time.Second,
+		Seeds:         []string{"10.0.0.1:7350"},
+		MDNS:          mdns.Config{Interfaces: []string{"eth0"}},
+		Labels:        map[string]string{"zone": "a"},
 	}
 	got := in.WithDefaults()
 	if !reflect.DeepEqual(in, snapshot) {
@@ -254,7 +270,7 @@ func TestWithDefaults(t *testing.T) {
 	}
 	want := cluster.Production()
 	want.Port = 9000
-	want.HeartbeatInterval = time.Second
+	want.ProbeInterval = time.Second
 	want.Seeds = []string{"10.0.0.1:7350"}
 	want.MDNS.Interfaces = []string{"eth0"}
 	want.Labels = map[string]string{"zone": "a"}
@@ -308,32 +324,76 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"advertise without port", func(c *cluster.Config) { c.AdvertiseAddress = "10.0.0.1" }, `advertise_address: "10.0.0.1" is not host:port`},
 		{"advertise unspecified", func(c *cluster.Config) { c.AdvertiseAddress = "0.0.0.0:7350" }, `advertise_address: "0.0.0.0:7350": 0.0.0.0 cannot be dialled`},
 		{"advertise port 0", func(c *cluster.Config) { c.AdvertiseAddress = "10.0.0.1:0" }, `advertise_address: "10.0.0.1:0": port must be 1..65535`},
-		{"zero heartbeat", func(c *cluster.Config) { c.HeartbeatInterval = 0 }, "heartbeat_interval: 0s must be > 0"},
-		{"negative suspect", func(c *cluster.Config) { c.SuspectAfter = -time.Second }, "suspect_after: -1s must be > 0"},
-		{"suspect below two heartbeats", func(c *cluster.Config) { c.SuspectAfter = 900 * time.Millisecond }, "suspect_after: 900ms must be >= 2 * heartbeat_interval (1s)"},
-		{"zero remove", func(c *cluster.Config) { c.RemoveAfter = 0 }, "remove_after: 0s must be > 0"},
+		{"negative cluster port", func(c *cluster.Config) { c.ClusterPort = -1 }, "cluster_port: -1 must be 0..65535 (0: pick a free port)"},
+		{"cluster port too large", func(c *cluster.Config) { c.ClusterPort = 65536 }, "cluster_port: 65536 must be 0..65535"},
+		{"cluster port is port", func(c *cluster.Config) { c.ClusterPort = c.Port }, "cluster_port: 7350 is also port; membership gossip and actor remoting need different ports"},
+		{"advertise cluster without port", func(c *cluster.Config) { c.AdvertiseClusterAddress = "10.0.0.1" }, `advertise_cluster_address: "10.0.0.1" is not host:port`},
+		{"advertise cluster without host", func(c *cluster.Config) { c.AdvertiseClusterAddress = ":7351" }, `advertise_cluster_address: ":7351" has no host`},
+		{"advertise cluster port 0", func(c *cluster.Config) { c.AdvertiseClusterAddress = "10.0.0.1:0" }, `advertise_cluster_address: "10.0.0.1:0": port must be 1..65535`},
+		{"zero probe interval", func(c *cluster.Config) { c.ProbeInterval = 0 }, "probe_interval: 0s must be > 0"},
+		{"negative probe timeout", func(c *cluster.Config) { c.ProbeTimeout = -time.Second }, "probe_timeout: -1s must be > 0"},
+		{"probe timeout equal to the interval", func(c *cluster.Config) { c.ProbeTimeout = c.ProbeInterval }, "probe_timeout: 500ms must be < probe_interval (500ms), which leaves time for indirect probes"},
+		{"probe timeout above the interval", func(c *cluster.Config) { c.ProbeTimeout = time.Second }, "probe_timeout: 1s must be < probe_interval (500ms)"},
+		{"zero gossip interval", func(c *cluster.Config) { c.GossipInterval = 0 }, "gossip_interval: 0s must be > 0"},
+		{"zero suspicion multiplier", func(c *cluster.Config) { c.SuspicionMultiplier = 0 }, "suspicion_multiplier: 0 must be 1..20"},
+		{"suspicion multiplier too large", func(c *cluster.Config) { c.SuspicionMultiplier = 21 }, "suspicion_multiplier: 21 must be 1..20"},
+		{"split-brain strategy", func(c *cluster.Config) { c.SplitBrain.Strategy = "keep-minority" }, `split_brain.strategy: "keep-minority" must be keep-majority, static-quorum, keep-oldest, down-all or lease-majority`},
+		{"zero stable after", func(c *cluster.Config) { c.SplitBrain.StableAfter = 0 }, "split_brain.stable_after: 0s must be > 0"},
+		{"static quorum without size", func(c *cluster.Config) { c.SplitBrain.Strategy = "static-quorum" }, "split_brain.quorum_size: 0; strategy static-quorum needs a quorum size >= 1"},
+		{"static quorum negative", func(c *cluster.Config) { c.SplitBrain.Strategy = "static-quorum"; c.SplitBrain.QuorumSize = -2 }, "split_brain.quorum_size: -2; strategy static-quorum needs a quorum size >= 1"},
+		{"quorum size without static quorum", func(c *cluster.Config) { c.SplitBrain.QuorumSize = 3 }, "split_brain.quorum_size: 3 must be 0 unless split_brain.strategy is static-quorum"},
+		{"oldest alone without keep-oldest", func(c *cluster.Config) { c.SplitBrain.OldestSurvivesAlone = true }, "split_brain.oldest_survives_alone: true applies only to split_brain.strategy keep-oldest"},
+		{"lease backend", func(c *cluster.Config) { c.SplitBrain.Lease.Backend = "zookeeper" }, `split_brain.lease.backend: "zookeeper" must be etcd or kubernetes (empty: the provider's, when that is etcd or k8s)`},
+		{"lease majority without backend", func(c *cluster.Config) { c.SplitBrain.Strategy = "lease-majority" }, `split_brain.lease.backend: empty and provider "auto" holds no lease; strategy lease-majority needs etcd or kubernetes`},
+		{"lease majority with static", func(c *cluster.Config) { c.SplitBrain.Strategy = "lease-majority"; c.Provider = "static" }, `split_brain.lease.backend: empty and provider "static" holds no lease`},
+		{"lease on etcd without endpoints", func(c *cluster.Config) {
+			c.SplitBrain.Strategy = "lease-majority"
+			c.SplitBrain.Lease.Backend = "etcd"
+		}, "split_brain.lease.backend: etcd needs etcd.endpoints"},
+		{"lease name", func(c *cluster.Config) { c.SplitBrain.Lease.Name = "Split_Brain" }, `split_brain.lease.name: "Split_Brain" must be a DNS label`},
+		{"lease name too long", func(c *cluster.Config) { c.SplitBrain.Lease.Name = strings.Repeat("a", 64) }, `split_brain.lease.name: "aaaa`},
+		{"lease name ends with a dash", func(c *cluster.Config) { c.SplitBrain.Lease.Name = "lease-" }, `split_brain.lease.name: "lease-" must be a DNS label`},
+		{"default lease name", func(c *cluster.Config) {
+			c.Name = "orders_eu"
+			c.SplitBrain.Strategy = "lease-majority"
+			c.Provider = "k8s"
+		}, `split_brain.lease.name: empty, and its default "orders_eu-split-brain" (name + "-split-brain") is not a DNS label`},
+		{"lease ttl", func(c *cluster.Config) { c.SplitBrain.Lease.TTL = 999 * time.Millisecond }, "split_brain.lease.ttl: 999ms must be >= 1s"},
+		{"lease acquire delay", func(c *cluster.Config) { c.SplitBrain.Lease.AcquireDelay = -time.Second }, "split_brain.lease.acquire_delay: -1s must be >= 0"},
 		{"zero join timeout", func(c *cluster.Config) { c.JoinTimeout = 0 }, "join_timeout: 0s must be > 0"},
 		{"zero leave timeout", func(c *cluster.Config) { c.LeaveTimeout = 0 }, "leave_timeout: 0s must be > 0"},
 		{"seed without port", func(c *cluster.Config) { c.Seeds[1] = "node-2.example" }, `seeds[1]: "node-2.example" is not host:port`},
 		{"seed without host", func(c *cluster.Config) { c.Seeds[0] = ":7350" }, `seeds[0]: ":7350" has no host`},
 		{"seed port out of range", func(c *cluster.Config) { c.Seeds[2] = "[fd00::3]:99999" }, `seeds[2]: "[fd00::3]:99999": port must be 1..65535`},
 		{"static without seeds", func(c *cluster.Config) { c.Provider = "static"; c.Seeds = nil }, "seeds: empty; provider static needs at least one host:port"},
-		{"mdns service", func(c *cluster.Config) { c.MDNS.Service = "foundation" }, `mdns.service: "foundation" must be a DNS-SD service type`},
-		{"mdns domain", func(c *cluster.Config) { c.MDNS.Domain = "" }, "mdns.domain: empty"},
-		{"mdns interface", func(c *cluster.Config) { c.MDNS.Interfaces = []string{"eth0", ""} }, "mdns.interfaces[1]: empty"},
-		{"mdns announce", func(c *cluster.Config) { c.MDNS.AnnounceInterval = 0 }, "mdns.announce_interval: 0s must be > 0"},
-		{"mdns expire", func(c *cluster.Config) { c.MDNS.ExpireAfter = 1500 * time.Millisecond }, "mdns.expire_after: 1.5s must be >= 2 * mdns.announce_interval (2s)"},
-		{"consul address", func(c *cluster.Config) { c.Provider = "consul"; c.Consul.Address = "" }, "consul.address: empty; provider consul needs"},
-		{"consul ttl", func(c *cluster.Config) { c.Consul.TTL = 0 }, "consul.ttl: 0s must be > 0"},
-		{"consul deregister", func(c *cluster.Config) { c.Consul.DeregisterAfter = -time.Minute }, "consul.deregister_after: -1m0s must be > 0"},
-		{"k8s port name", func(c *cluster.Config) { c.Kubernetes.PortName = "Foundation_Port" }, `kubernetes.port_name: "Foundation_Port" must be at most 15`},
+		// Provider sections: each back-end's Validate, named by key.
+		{"mdns service", func(c *cluster.Config) { c.MDNS.Service = "foundation" }, `mdns.service: "foundation": want "_name._tcp" or "_name._udp", the name 1..15 letters, digits or hyphens`},
+		{"mdns domain", func(c *cluster.Config) { c.MDNS.Domain = "bad domain" }, `mdns.domain: "bad domain": want a DNS name such as "local."`},
+		{"mdns interface", func(c *cluster.Config) { c.MDNS.Interfaces = []string{"eth0", ""} }, `mdns.interfaces[1]: is empty: want an interface name such as "eth0"`},
+		{"mdns duplicate interface", func(c *cluster.Config) { c.MDNS.Interfaces = []string{"eth0", "eth0"} }, `mdns.interfaces[1]: "eth0" is listed twice`},
+		{"mdns announce", func(c *cluster.Config) { c.MDNS.AnnounceInterval = 5 * time.Millisecond }, "mdns.announce_interval: 5ms: want 10ms..10m0s (zero: 1s)"},
+		{"mdns expire", func(c *cluster.Config) { c.MDNS.ExpireAfter = 1500 * time.Millisecond }, "mdns.expire_after: 1.5s: want 2×AnnounceInterval (2s)..1h0m0s"},
+		{"consul address", func(c *cluster.Config) { c.Provider = "consul"; c.Consul.Address = "" }, `consul.address: "": empty; want host:port (such as 127.0.0.1:8500)`},
+		{"consul address without port", func(c *cluster.Config) { c.Consul.Address = "consul" }, `consul.address: "consul": address consul: missing port in address`},
+		{"consul service", func(c *cluster.Config) { c.Consul.Service = "orders service" }, `consul.service: "orders service": want 1..255 letters`},
+		{"consul ttl", func(c *cluster.Config) { c.Consul.TTL = 5 * time.Millisecond }, "consul.ttl: 5ms: want at least 10ms (zero: 10s)"},
+		{"consul deregister", func(c *cluster.Config) { c.Consul.DeregisterAfter = -time.Minute }, "consul.deregister_after: -1m0s: want at least 1m0s, Consul's minimum"},
+		{"consul deregister below Consul's minimum", func(c *cluster.Config) { c.Consul.DeregisterAfter = 30 * time.Second }, "consul.deregister_after: 30s: want at least 1m0s"},
+		{"consul knob set in code", func(c *cluster.Config) { c.Consul.RetryMin = -time.Second }, "consul: Config.RetryMin -1s: want > 0"},
+		{"k8s namespace", func(c *cluster.Config) { c.Kubernetes.Namespace = "Orders_NS" }, `kubernetes.namespace: "Orders_NS": want a namespace name`},
+		{"k8s selector", func(c *cluster.Config) { c.Kubernetes.LabelSelector = "app in (x" }, `kubernetes.label_selector: "app in (x": want kubectl selector syntax`},
+		{"k8s port name", func(c *cluster.Config) { c.Kubernetes.PortName = "Foundation_Port" }, `kubernetes.port_name: "Foundation_Port": want at most 15`},
 		{"k8s port name too long", func(c *cluster.Config) { c.Kubernetes.PortName = "foundation-members" }, `kubernetes.port_name: "foundation-members"`},
-		{"dns name", func(c *cluster.Config) { c.Provider = "dns" }, "dns.name: empty; provider dns needs a name"},
-		{"dns port", func(c *cluster.Config) { c.DNS.Port = 65536 }, "dns.port: 65536 must be 0..65535 (0: this member's port)"},
-		{"dns interval", func(c *cluster.Config) { c.DNS.Interval = 0 }, "dns.interval: 0s must be > 0"},
-		{"etcd endpoints", func(c *cluster.Config) { c.Provider = "etcd" }, "etcd.endpoints: empty; provider etcd needs at least one endpoint"},
-		{"etcd empty endpoint", func(c *cluster.Config) { c.Etcd.Endpoints = []string{""} }, "etcd.endpoints[0]: empty"},
-		{"etcd lease", func(c *cluster.Config) { c.Etcd.LeaseTTL = 500 * time.Millisecond }, "etcd.lease_ttl: 500ms must be >= 1s"},
+		{"k8s default selector of a long name", func(c *cluster.Config) { c.Provider = "k8s"; c.Name = strings.Repeat("n", 64) }, `kubernetes.label_selector: "app.kubernetes.io/part-of=nnnn`},
+		{"dns name", func(c *cluster.Config) { c.Provider = "dns" }, "dns.name: is empty: want the DNS name to resolve"},
+		{"dns bad name", func(c *cluster.Config) { c.DNS.Name = "bad name" }, `dns.name: "bad name": want a DNS name`},
+		{"dns port", func(c *cluster.Config) { c.DNS.Port = 65536 }, "dns.port: 65536: want 1..65535 (zero: the port of self's address)"},
+		{"dns interval", func(c *cluster.Config) { c.DNS.Interval = time.Millisecond }, "dns.interval: 1ms: want at least 10ms (zero: 5s)"},
+		{"dns server", func(c *cluster.Config) { c.DNS.Servers = []string{"10.0.0.2:53", "resolver"} }, `dns.servers[1]: "resolver": address resolver: missing port in address`},
+		{"etcd endpoints", func(c *cluster.Config) { c.Provider = "etcd" }, "etcd.endpoints: is empty: want at least one etcd client URL"},
+		{"etcd empty endpoint", func(c *cluster.Config) { c.Etcd.Endpoints = []string{""} }, `etcd.endpoints[0]: "": empty`},
+		{"etcd lease", func(c *cluster.Config) { c.Etcd.LeaseTTL = 500 * time.Millisecond }, "etcd.lease_ttl: 500ms: want whole seconds from 1s to 1h0m0s"},
+		{"etcd lease in parts of a second", func(c *cluster.Config) { c.Etcd.LeaseTTL = 1500 * time.Millisecond }, "etcd.lease_ttl: 1.5s: want whole seconds"},
 		{"tls partial", func(c *cluster.Config) { c.TLS = cluster.TLSConfig{CertFile: tls.CertFile} }, "tls: cert_file set but key_file, ca_file not; set cert_file, key_file and ca_file together, or none"},
 		{"enterprise without tls", func(c *cluster.Config) { c.Profile = cluster.ProfileEnterprise }, "tls: required in the enterprise profile"},
 		{"tls file missing", func(c *cluster.Config) { c.TLS = tls; c.TLS.KeyFile = missing }, `tls.key_file: "` + missing + `" does not exist`},
@@ -361,18 +421,111 @@ func TestValidateNamesTheKey(t *testing.T) {
 	}
 }
 
+// Resolved is the one place where defaults that depend on other keys, or
+// on the environment, are applied.
+func TestResolved(t *testing.T) {
+	c := cluster.Production()
+	c.Name = "orders"
+	c.Secret = cfgSecret
+	c.Seeds = []string{"10.0.0.1:7350"}
+	snapshot := cluster.Production()
+	snapshot.Name, snapshot.Secret, snapshot.Seeds = "orders", cfgSecret, []string{"10.0.0.1:7350"}
+
+	r := c.Resolved(cluster.Detection{Provider: cluster.ProviderKubernetes})
+	want := snapshot
+	want.Seeds = []string{"10.0.0.1:7350"}
+	want.Provider = cluster.ProviderKubernetes
+	want.Consul.Service = "orders"
+	want.Kubernetes.LabelSelector = "app.kubernetes.io/part-of=orders"
+	want.MDNS.Secret = []byte(cfgSecret)
+	want.Consul.Secret = []byte(cfgSecret)
+	want.Etcd.Secret = []byte(cfgSecret)
+	want.SplitBrain.Lease.Backend = cluster.LeaseBackendKubernetes
+	want.SplitBrain.Lease.Name = "orders-split-brain"
+	if !reflect.DeepEqual(r, want) {
+		t.Errorf("Resolved:\ngot  %+v\nwant %+v", r, want)
+	}
+	if !reflect.DeepEqual(c, snapshot) {
+		t.Errorf("Resolved modified its receiver: %+v", c)
+	}
+	r.Seeds[0] = "changed:1"
+	r.MDNS.Secret[0] = 'x'
+	if c.Seeds[0] != "10.0.0.1:7350" || string(r.Consul.Secret) != cfgSecret {
+		t.Error("the result of Resolved shares slices with its receiver or between sections")
+	}
+
+	// What is set is kept.
+	c.Provider = "kubernetes"
+	c.Consul.Service = "orders-svc"
+	c.Kubernetes.LabelSelector = "app=orders"
+	c.Etcd.Secret = []byte("an etcd-only secret")
+	c.SplitBrain.Lease = cluster.SplitBrainLeaseConfig{Backend: cluster.LeaseBackendEtcd, Name: "lease", TTL: time.Minute}
+	r = c.Resolved(cluster.Detection{Provider: cluster.ProviderConsul})
+	if r.Provider != cluster.ProviderKubernetes || r.Consul.Service != "orders-svc" || r.Kubernetes.LabelSelector != "app=orders" ||
+		string(r.Etcd.Secret) != "an etcd-only secret" || r.SplitBrain.Lease != c.SplitBrain.Lease {
+		t.Errorf("Resolved overrode set fields: %+v", r)
+	}
+
+	// The provider's lease back-end, and none for the others.
+	for _, tc := range []struct {
+		provider string
+		d        cluster.Detection
+		backend  string
+	}{
+		{"etcd", cluster.Detection{}, cluster.LeaseBackendEtcd},
+		{"auto", cluster.Detection{Provider: cluster.ProviderEtcd}, cluster.LeaseBackendEtcd},
+		{"k8s", cluster.Detection{}, cluster.LeaseBackendKubernetes},
+		{"consul", cluster.Detection{}, ""},
+		{"auto", cluster.Detection{}, ""},
+	} {
+		c := cluster.Production()
+		c.Provider = tc.provider
+		if got := c.Resolved(tc.d).SplitBrain.Lease.Backend; got != tc.backend {
+			t.Errorf("provider %s, detected %q: lease backend %q, want %q", tc.provider, tc.d.Provider, got, tc.backend)
+		}
+	}
+	// No secret, no provider secrets.
+	if r := cluster.Development().Resolved(cluster.Detection{}); r.Provider != cluster.ProviderMDNS || r.MDNS.Secret != nil {
+		t.Errorf("development: provider %q, mdns secret %q; want mdns and none", r.Provider, r.MDNS.Secret)
+	}
+}
+
+// A section is checked as its back-end will get it only when the provider
+// is chosen explicitly; missing required settings of other back-ends are
+// not problems.
+func TestValidateProviderSections(t *testing.T) {
+	c := cfgValid(t)
+	c.Consul.Address = ""
+	c.Kubernetes.LabelSelector = ""
+	if err := c.Validate(); err != nil {
+		t.Errorf("empty consul.address and kubernetes.label_selector with provider auto: %v", err)
+	}
+	c.Provider = "consul"
+	if problems := cfgProblems(c.Validate()); len(problems) != 1 || !strings.Contains(problems[0].Error(), "consul.address:") {
+		t.Errorf("provider consul without an address: %v; want one consul.address problem", problems)
+	}
+	c.Consul.Address = "127.0.0.1:8500"
+	if err := c.Validate(); err != nil {
+		t.Errorf("provider consul, service from the name: %v", err)
+	}
+	c.Provider = "kubernetes"
+	if err := c.Validate(); err != nil {
+		t.Errorf("provider kubernetes without a client (Start supplies it) or selector (from the name): %v", err)
+	}
+}
+
 func TestValidateReportsEveryProblem(t *testing.T) {
 	c := cfgValid(t)
 	c.Name = ""
 	c.Port = -1
-	c.HeartbeatInterval = 0
+	c.ProbeInterval = 0
 	c.LogLevel = "loud"
 	err := c.Validate()
 	problems := cfgProblems(err)
 	if len(problems) != 4 {
 		t.Fatalf("Validate() found %d problems, want 4:\n%v", len(problems), err)
 	}
-	for i, key := range []string{"name:", "port:", "heartbeat_interval:", "log_level:"} {
+	for i, key := range []string{"name:", "port:", "probe_interval:", "log_level:"} {
 		if !errors.Is(problems[i], cluster.ErrInvalidConfig) || !strings.HasPrefix(problems[i].Error(), "cluster: invalid config: "+key) {
 			t.Errorf("problem %d = %q, want one about %s", i, problems[i], key)
 		}
@@ -479,8 +632,8 @@ func TestLoadConfigPrecedence(t *testing.T) {
 				t.Errorf("got %+v, want %+v", got, tc.want)
 			}
 			// Keys no layer set keep the preset's value.
-			if c.HeartbeatInterval != cluster.Development().HeartbeatInterval || c.Name != "foundation" {
-				t.Errorf("untouched keys changed: heartbeat %v, name %q", c.HeartbeatInterval, c.Name)
+			if c.ProbeInterval != cluster.Development().ProbeInterval || c.Name != "foundation" {
+				t.Errorf("untouched keys changed: probe interval %v, name %q", c.ProbeInterval, c.Name)
 			}
 		})
 	}
@@ -491,13 +644,18 @@ func TestLoadConfigLayersCombine(t *testing.T) {
 name: orders
 mdns:
   service: _orders._tcp
-heartbeat_interval: 50ms
-suspect_after: 1s
+probe_interval: 50ms
+probe_timeout: 10ms
+split_brain:
+  strategy: keep-oldest
+  lease:
+    ttl: 5s
 `)
 	c, err := cluster.LoadConfig(path, cfgEnv(map[string]string{
-		"FOUNDATION_MDNS_INTERFACES": "eth0,eth1",
-		"FOUNDATION_SUSPECT_AFTER":   "400ms",
-		"FOUNDATION_KINDS":           "user, order",
+		"FOUNDATION_MDNS_INTERFACES":                   "eth0,eth1",
+		"FOUNDATION_PROBE_TIMEOUT":                     "40ms",
+		"FOUNDATION_SPLIT_BRAIN_OLDEST_SURVIVES_ALONE": "true",
+		"FOUNDATION_KINDS":                             "user, order",
 	}), func(c *cluster.Config) { c.LogLevel = "debug" })
 	if err != nil {
 		t.Fatal(err)
@@ -506,8 +664,11 @@ suspect_after: 1s
 	want.Name = "orders"
 	want.MDNS.Service = "_orders._tcp"
 	want.MDNS.Interfaces = []string{"eth0", "eth1"}
-	want.HeartbeatInterval = 50 * time.Millisecond
-	want.SuspectAfter = 400 * time.Millisecond
+	want.ProbeInterval = 50 * time.Millisecond
+	want.ProbeTimeout = 40 * time.Millisecond
+	want.SplitBrain.Strategy = cluster.SplitBrainKeepOldest
+	want.SplitBrain.OldestSurvivesAlone = true
+	want.SplitBrain.Lease.TTL = 5 * time.Second
 	want.Kinds = []string{"user", "order"}
 	want.LogLevel = "debug"
 	if !reflect.DeepEqual(c, want) {
@@ -515,15 +676,144 @@ suspect_after: 1s
 	}
 }
 
+// Every membership and split-brain key, from a file and from the
+// environment.
+func TestLoadConfigMembershipKeys(t *testing.T) {
+	path := writeCfgFile(t, `
+profile: production
+provider: etcd
+etcd: {endpoints: ["http://etcd:2379"]}
+cluster_port: 9001
+advertise_cluster_address: "10.0.0.1:19001"
+probe_interval: 1s
+probe_timeout: 400ms
+gossip_interval: 300ms
+suspicion_multiplier: 6
+split_brain:
+  strategy: lease-majority
+  stable_after: 5s
+  lease:
+    name: orders-lease
+    ttl: 20s
+    acquire_delay: 4s
+`)
+	env := map[string]string{"FOUNDATION_SECRET": cfgSecret}
+	c, err := cluster.LoadConfig(path, cfgEnv(env), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := cluster.Production()
+	want.Secret = cfgSecret
+	want.Provider = cluster.ProviderEtcd
+	want.Etcd.Endpoints = []string{"http://etcd:2379"}
+	want.ClusterPort = 9001
+	want.AdvertiseClusterAddress = "10.0.0.1:19001"
+	want.ProbeInterval = time.Second
+	want.ProbeTimeout = 400 * time.Millisecond
+	want.GossipInterval = 300 * time.Millisecond
+	want.SuspicionMultiplier = 6
+	want.SplitBrain = cluster.SplitBrainConfig{
+		Strategy:    cluster.SplitBrainLeaseMajority,
+		StableAfter: 5 * time.Second,
+		Lease:       cluster.SplitBrainLeaseConfig{Name: "orders-lease", TTL: 20 * time.Second, AcquireDelay: 4 * time.Second},
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Fatalf("from the file:\ngot  %+v\nwant %+v", c, want)
+	}
+
+	for k, v := range map[string]string{
+		"FOUNDATION_CLUSTER_PORT":                      "9002",
+		"FOUNDATION_ADVERTISE_CLUSTER_ADDRESS":         "node-1.example:9002",
+		"FOUNDATION_PROBE_INTERVAL":                    "2s",
+		"FOUNDATION_PROBE_TIMEOUT":                     "1s",
+		"FOUNDATION_GOSSIP_INTERVAL":                   "500ms",
+		"FOUNDATION_SUSPICION_MULTIPLIER":              "8",
+		"FOUNDATION_SPLIT_BRAIN_STRATEGY":              "keep-oldest",
+		"FOUNDATION_SPLIT_BRAIN_STABLE_AFTER":          "7s",
+		"FOUNDATION_SPLIT_BRAIN_OLDEST_SURVIVES_ALONE": "TRUE",
+		"FOUNDATION_SPLIT_BRAIN_LEASE_BACKEND":         "kubernetes",
+		"FOUNDATION_SPLIT_BRAIN_LEASE_NAME":            "other-lease",
+		"FOUNDATION_SPLIT_BRAIN_LEASE_TTL":             "30s",
+		"FOUNDATION_SPLIT_BRAIN_LEASE_ACQUIRE_DELAY":   "1ms",
+	} {
+		env[k] = v
+	}
+	c, err = cluster.LoadConfig(path, cfgEnv(env), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.ClusterPort = 9002
+	want.AdvertiseClusterAddress = "node-1.example:9002"
+	want.ProbeInterval = 2 * time.Second
+	want.ProbeTimeout = time.Second
+	want.GossipInterval = 500 * time.Millisecond
+	want.SuspicionMultiplier = 8
+	want.SplitBrain = cluster.SplitBrainConfig{
+		Strategy:            cluster.SplitBrainKeepOldest,
+		StableAfter:         7 * time.Second,
+		OldestSurvivesAlone: true,
+		Lease:               cluster.SplitBrainLeaseConfig{Backend: cluster.LeaseBackendKubernetes, Name: "other-lease", TTL: 30 * time.Second, AcquireDelay: time.Millisecond},
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Fatalf("environment over file:\ngot  %+v\nwant %+v", c, want)
+	}
+
+	// static-quorum with its size, from the environment alone.
+	c, err = cluster.LoadConfig("", cfgEnv(map[string]string{
+		"FOUNDATION_SPLIT_BRAIN_STRATEGY":    "static-quorum",
+		"FOUNDATION_SPLIT_BRAIN_QUORUM_SIZE": "3",
+	}), nil)
+	if err != nil || c.SplitBrain.Strategy != cluster.SplitBrainStaticQuorum || c.SplitBrain.QuorumSize != 3 {
+		t.Fatalf("static-quorum from the environment: %+v, %v", c.SplitBrain, err)
+	}
+}
+
+// lease-majority finds its back-end through the provider when it is etcd or
+// k8s, and needs etcd.endpoints on etcd.
+func TestValidateLeaseBackend(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(*cluster.Config)
+		want   string // "" for valid
+	}{
+		{"provider etcd", func(c *cluster.Config) { c.Provider = "etcd"; c.Etcd.Endpoints = []string{"http://e:2379"} }, ""},
+		{"provider k8s", func(c *cluster.Config) { c.Provider = "k8s" }, ""},
+		{"provider kubernetes", func(c *cluster.Config) { c.Provider = "kubernetes" }, ""},
+		{"explicit kubernetes with static", func(c *cluster.Config) { c.Provider = "static"; c.SplitBrain.Lease.Backend = "kubernetes" }, ""},
+		{"explicit etcd with endpoints", func(c *cluster.Config) {
+			c.SplitBrain.Lease.Backend = "etcd"
+			c.Etcd.Endpoints = []string{"http://e:2379"}
+		}, ""},
+		{"provider etcd without endpoints", func(c *cluster.Config) { c.Provider = "etcd" }, "etcd.endpoints: is empty"},
+		{"provider consul", func(c *cluster.Config) { c.Provider = "consul" }, `split_brain.lease.backend: empty and provider "consul" holds no lease`},
+		{"provider auto", func(c *cluster.Config) {}, `split_brain.lease.backend: empty and provider "auto" holds no lease`},
+		{"explicit etcd without endpoints", func(c *cluster.Config) { c.Provider = "k8s"; c.SplitBrain.Lease.Backend = "etcd" }, "split_brain.lease.backend: etcd needs etcd.endpoints"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := cfgValid(t)
+			c.SplitBrain.Strategy = cluster.SplitBrainLeaseMajority
+			tc.mutate(&c)
+			err := c.Validate()
+			switch problems := cfgProblems(err); {
+			case tc.want == "" && err != nil:
+				t.Fatalf("Validate() = %v, want nil", err)
+			case tc.want != "" && (len(problems) != 1 || !strings.HasPrefix(err.Error(), "cluster: invalid config: "+tc.want)):
+				t.Fatalf("Validate() = %v\nwant one problem starting %q", err, tc.want)
+			}
+		})
+	}
+}
+
 func TestLoadConfigZeroMeansDefault(t *testing.T) {
-	path := writeCfgFile(t, "heartbeat_interval: 0s\nport: 0\nname: \"\"\n")
+	path := writeCfgFile(t, "probe_interval: 0s\nport: 0\ncluster_port: 0\nname: \"\"\nsplit_brain: {stable_after: 0s}\n")
 	c, err := cluster.LoadConfig(path, cfgEnv(map[string]string{"FOUNDATION_PROFILE": "production", "FOUNDATION_SECRET": cfgSecret}),
-		func(c *cluster.Config) { c.SuspectAfter = 0 })
+		func(c *cluster.Config) { c.ProbeTimeout = 0 })
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := cluster.Production()
-	if c.HeartbeatInterval != p.HeartbeatInterval || c.Port != p.Port || c.Name != p.Name || c.SuspectAfter != p.SuspectAfter {
+	if c.ProbeInterval != p.ProbeInterval || c.Port != p.Port || c.ClusterPort != p.ClusterPort || c.Name != p.Name ||
+		c.ProbeTimeout != p.ProbeTimeout || c.SplitBrain.StableAfter != p.SplitBrain.StableAfter {
 		t.Errorf("zero values did not take the production defaults: %+v", c)
 	}
 }
@@ -540,12 +830,12 @@ func TestLoadConfigProfile(t *testing.T) {
 	}
 	tlsYAML := "tls: {cert_file: " + tls.CertFile + ", key_file: " + tls.KeyFile + ", ca_file: " + tls.CAFile + "}\n"
 	for _, tc := range []struct {
-		name      string
-		file      string
-		env       map[string]string
-		override  func(*cluster.Config)
-		want      cluster.Profile
-		heartbeat time.Duration
+		name     string
+		file     string
+		env      map[string]string
+		override func(*cluster.Config)
+		want     cluster.Profile
+		probe    time.Duration
 	}{
 		{"default is development", "", nil, nil, cluster.ProfileDevelopment, 100 * time.Millisecond},
 		{"from the file", "profile: production\n", secret, nil, cluster.ProfileProduction, 500 * time.Millisecond},
@@ -553,9 +843,9 @@ func TestLoadConfigProfile(t *testing.T) {
 		{"environment over file", "profile: production\n" + tlsYAML, withEnv("FOUNDATION_PROFILE", "enterprise"), nil, cluster.ProfileEnterprise, 250 * time.Millisecond},
 		{"code over environment", "", withEnv("FOUNDATION_PROFILE", "production"), func(c *cluster.Config) { c.Profile = cluster.ProfileDevelopment }, cluster.ProfileDevelopment, 100 * time.Millisecond},
 		{"code over file", "profile: development\n" + tlsYAML, secret, func(c *cluster.Config) { c.Profile = cluster.ProfileEnterprise }, cluster.ProfileEnterprise, 250 * time.Millisecond},
-		{"file heartbeat kept across a change of profile in code", "heartbeat_interval: 50ms\nsuspect_after: 150ms\n", secret, func(c *cluster.Config) { c.Profile = cluster.ProfileProduction }, cluster.ProfileProduction, 50 * time.Millisecond},
-		{"code heartbeat kept across its change of profile", "", secret, func(c *cluster.Config) {
-			c.HeartbeatInterval = 400 * time.Millisecond
+		{"file probe interval kept across a change of profile in code", "probe_interval: 50ms\nprobe_timeout: 20ms\n", secret, func(c *cluster.Config) { c.Profile = cluster.ProfileProduction }, cluster.ProfileProduction, 50 * time.Millisecond},
+		{"code probe interval kept across its change of profile", "", secret, func(c *cluster.Config) {
+			c.ProbeInterval = 400 * time.Millisecond
 			c.Profile = cluster.ProfileProduction
 		}, cluster.ProfileProduction, 400 * time.Millisecond},
 	} {
@@ -568,8 +858,8 @@ func TestLoadConfigProfile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.Profile != tc.want || c.HeartbeatInterval != tc.heartbeat {
-				t.Errorf("profile %q heartbeat %v; want %q %v", c.Profile, c.HeartbeatInterval, tc.want, tc.heartbeat)
+			if c.Profile != tc.want || c.ProbeInterval != tc.probe {
+				t.Errorf("profile %q probe interval %v; want %q %v", c.Profile, c.ProbeInterval, tc.want, tc.probe)
 			}
 		})
 	}
@@ -594,7 +884,7 @@ func TestLoadConfigOverride(t *testing.T) {
 	if seen.Profile != "" || seen.Port != 1234 || seen.Name != "orders" || seen.Host != "127.0.0.1" {
 		t.Errorf("override saw %+v; want no profile, the file's port, the environment's name, the preset's host", seen)
 	}
-	if c.Port != 1234 || c.Name != "orders" || c.Host != "0.0.0.0" || c.Secret != cfgSecret || c.RemoveAfter != 5*time.Second {
+	if c.Port != 1234 || c.Name != "orders" || c.Host != "0.0.0.0" || c.Secret != cfgSecret || c.SplitBrain.StableAfter != 750*time.Millisecond {
 		t.Errorf("after a change of profile in code: %+v; want file, environment and code values on the production preset", c)
 	}
 }
@@ -607,9 +897,15 @@ func TestLoadConfigFileErrors(t *testing.T) {
 		{"unknown key", "name: x\nheartbeat: 1s\n", []string{`line 2: unknown key "heartbeat"`}},
 		{"unknown nested key", "mdns:\n  services: _x._tcp\n", []string{`line 2: unknown key "mdns.services"`}},
 		{"several unknown keys", "prt: 1\nkubernetes:\n  selector: a=b\n", []string{`line 1: unknown key "prt"`, `line 3: unknown key "kubernetes.selector"`}},
-		{"go field name", "HeartbeatInterval: 1s\n", []string{`unknown key "HeartbeatInterval"`}},
+		{"fields set only in code", "consul:\n  token: t\n  wait_time: 1s\nkubernetes:\n  client: x\nmdns: {logger: x, secret: s}\n", []string{
+			`line 2: unknown key "consul.token"`, `line 3: unknown key "consul.wait_time"`, `line 5: unknown key "kubernetes.client"`,
+			`line 6: unknown key "mdns.logger"`, `line 6: unknown key "mdns.secret"`}},
+		{"unknown key two levels down", "split_brain:\n  lease:\n    tll: 5s\n", []string{`line 3: unknown key "split_brain.lease.tll"`}},
+		{"removed key", "heartbeat_interval: 100ms\nsuspect_after: 300ms\nremove_after: 200ms\n", []string{
+			`line 1: unknown key "heartbeat_interval"`, `line 2: unknown key "suspect_after"`, `line 3: unknown key "remove_after"`}},
+		{"go field name", "ProbeInterval: 1s\n", []string{`unknown key "ProbeInterval"`}},
 		{"wrong type", "port: seven\n", []string{"line 1: cannot unmarshal !!str `seven` into int"}},
-		{"duration without unit", "heartbeat_interval: 100\n", []string{"line 1: cannot unmarshal !!int `100` into time.Duration"}},
+		{"duration without unit", "probe_interval: 100\n", []string{"line 1: cannot unmarshal !!int `100` into time.Duration"}},
 		{"syntax error", "name: [x\n", []string{"yaml: line"}},
 		{"duplicate key", "port: 1\nport: 2\n", []string{`mapping key "port" already defined`}},
 		{"not a mapping", "- a\n- b\n", []string{"cannot unmarshal !!seq into cluster.Config"}},
@@ -657,8 +953,14 @@ func TestLoadConfigMalformedEnv(t *testing.T) {
 	}{
 		{"FOUNDATION_PORT", "seven", `FOUNDATION_PORT: "seven" is not an integer`},
 		{"FOUNDATION_DNS_PORT", "53a", `FOUNDATION_DNS_PORT: "53a" is not an integer`},
-		{"FOUNDATION_HEARTBEAT_INTERVAL", "fast", `FOUNDATION_HEARTBEAT_INTERVAL: "fast" is not a duration; want Go syntax such as 500ms`},
-		{"FOUNDATION_SUSPECT_AFTER", "3", `FOUNDATION_SUSPECT_AFTER: "3" is not a duration`},
+		{"FOUNDATION_CLUSTER_PORT", "7351/udp", `FOUNDATION_CLUSTER_PORT: "7351/udp" is not an integer`},
+		{"FOUNDATION_PROBE_INTERVAL", "fast", `FOUNDATION_PROBE_INTERVAL: "fast" is not a duration; want Go syntax such as 500ms`},
+		{"FOUNDATION_PROBE_TIMEOUT", "3", `FOUNDATION_PROBE_TIMEOUT: "3" is not a duration`},
+		{"FOUNDATION_SUSPICION_MULTIPLIER", "4x", `FOUNDATION_SUSPICION_MULTIPLIER: "4x" is not an integer`},
+		{"FOUNDATION_SPLIT_BRAIN_STABLE_AFTER", "1.5", `FOUNDATION_SPLIT_BRAIN_STABLE_AFTER: "1.5" is not a duration`},
+		{"FOUNDATION_SPLIT_BRAIN_QUORUM_SIZE", "three", `FOUNDATION_SPLIT_BRAIN_QUORUM_SIZE: "three" is not an integer`},
+		{"FOUNDATION_SPLIT_BRAIN_OLDEST_SURVIVES_ALONE", "yes", `FOUNDATION_SPLIT_BRAIN_OLDEST_SURVIVES_ALONE: "yes" is not a boolean; want true or false`},
+		{"FOUNDATION_SPLIT_BRAIN_LEASE_TTL", "10", `FOUNDATION_SPLIT_BRAIN_LEASE_TTL: "10" is not a duration`},
 		{"FOUNDATION_MDNS_EXPIRE_AFTER", "1 minute", `FOUNDATION_MDNS_EXPIRE_AFTER: "1 minute" is not a duration`},
 		{"FOUNDATION_ETCD_LEASE_TTL", "10", `FOUNDATION_ETCD_LEASE_TTL: "10" is not a duration`},
 		{"FOUNDATION_LABELS", "role=api,zone", `FOUNDATION_LABELS: "zone" is not key=value`},
@@ -755,6 +1057,7 @@ func TestEnvVarsCoverEveryKey(t *testing.T) {
 	}{
 		"string":   {"sample", "sample"},
 		"int":      {"4242", 4242},
+		"bool":     {"true", true},
 		"duration": {"42s", 42 * time.Second},
 		"list":     {"a:1,b:2", []string{"a:1", "b:2"}},
 		"map":      {"k=v", map[string]string{"k": "v"}},
@@ -774,7 +1077,8 @@ func TestEnvVarsCoverEveryKey(t *testing.T) {
 	}
 }
 
-// docs/configuration.md lists every key and every variable.
+// docs/configuration.md and README.md list every key and every variable,
+// and no variable LoadConfig does not read.
 func TestConfigDocsListEveryKey(t *testing.T) {
 	for _, page := range []string{filepath.Join("..", "docs", "configuration.md"), filepath.Join("..", "README.md")} {
 		data, err := os.ReadFile(page)
@@ -782,7 +1086,9 @@ func TestConfigDocsListEveryKey(t *testing.T) {
 			t.Fatal(err)
 		}
 		doc := string(data)
+		known := map[string]bool{}
 		for _, v := range cluster.EnvVars() {
+			known[v.Name] = true
 			if !strings.Contains(doc, "`"+v.Key+"`") {
 				t.Errorf("%s does not list key `%s`", page, v.Key)
 			}
@@ -791,6 +1097,12 @@ func TestConfigDocsListEveryKey(t *testing.T) {
 			}
 			if v.Fallback != "" && !strings.Contains(doc, "`"+v.Fallback+"`") {
 				t.Errorf("%s does not mention fallback `%s`", page, v.Fallback)
+			}
+		}
+		// ...and no variable that is not read (a removed key's).
+		for _, m := range regexp.MustCompile("`(FOUNDATION_[A-Z0-9_]+)").FindAllStringSubmatch(doc, -1) {
+			if !known[m[1]] {
+				t.Errorf("%s lists `%s`, which LoadConfig does not read", page, m[1])
 			}
 		}
 	}
@@ -808,7 +1120,13 @@ func TestConfigYAMLRoundTrip(t *testing.T) {
 	c.Kinds = []string{"user"}
 	c.Labels = map[string]string{"zone": "a"}
 	c.AdvertiseAddress = "10.0.0.1:7350"
+	c.AdvertiseClusterAddress = "10.0.0.1:7351"
+	c.SplitBrain.Strategy = cluster.SplitBrainStaticQuorum
+	c.SplitBrain.QuorumSize = 3
+	c.SplitBrain.Lease = cluster.SplitBrainLeaseConfig{Backend: "etcd", Name: "orders-lease", TTL: 15 * time.Second, AcquireDelay: 3 * time.Second}
 	cfgRoundTrip(t, c, filepath.Join(t.TempDir(), "round-trip.yaml"))
+	c.SplitBrain = cluster.SplitBrainConfig{Strategy: cluster.SplitBrainKeepOldest, StableAfter: 2 * time.Second, OldestSurvivesAlone: true}
+	cfgRoundTrip(t, c.WithDefaults(), filepath.Join(t.TempDir(), "round-trip-oldest.yaml"))
 }
 
 // cfgRoundTrip checks that c, marshalled to YAML in the file at path and

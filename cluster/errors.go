@@ -11,7 +11,7 @@ var (
 	// environment variable. The message names the YAML key (or the variable)
 	// and what is allowed, e.g.
 	//
-	//	cluster: invalid config: heartbeat_interval: 0s must be > 0
+	//	cluster: invalid config: probe_interval: 0s must be > 0
 	//
 	// Validate and LoadConfig report every problem they find at once
 	// (errors.Join), one per line.

@@ -46,12 +46,12 @@ func ExampleLoadConfig() {
 		return
 	}
 	fmt.Println("profile:", c.Profile)
-	fmt.Println("name:", c.Name)            // file
-	fmt.Println("port:", c.Port)            // environment over file
-	fmt.Println("seeds:", c.Seeds)          // environment
-	fmt.Println("kinds:", c.Kinds)          // code, on top of the file
-	fmt.Println("host:", c.Host)            // development preset
-	fmt.Println("suspect:", c.SuspectAfter) // development preset
+	fmt.Println("name:", c.Name)           // file
+	fmt.Println("port:", c.Port)           // environment over file
+	fmt.Println("seeds:", c.Seeds)         // environment
+	fmt.Println("kinds:", c.Kinds)         // code, on top of the file
+	fmt.Println("host:", c.Host)           // development preset
+	fmt.Println("probe:", c.ProbeInterval) // development preset
 	// Output:
 	// profile: development
 	// name: orders
@@ -59,7 +59,7 @@ func ExampleLoadConfig() {
 	// seeds: [127.0.0.1:7002]
 	// kinds: [user order]
 	// host: 127.0.0.1
-	// suspect: 300ms
+	// probe: 100ms
 }
 
 // Inside Kubernetes, with nothing configured but a secret: Detect picks the
@@ -85,17 +85,18 @@ func ExampleDetect() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(c.Profile, c.ResolveProvider(d), c.Host, c.Port, c.HeartbeatInterval)
+	fmt.Println(c.Profile, c.ResolveProvider(d), c.Host, c.Port, c.ClusterPort, c.ProbeInterval)
 	// Output:
 	// production k8s
 	// because KUBERNETES_SERVICE_HOST is set: running in Kubernetes
-	// production k8s 0.0.0.0 7350 500ms
+	// production k8s 0.0.0.0 7350 7351 500ms
 }
 
 // Validate reports every problem at once, each naming its key.
 func ExampleConfig_Validate() {
 	c := cluster.Production()
-	c.HeartbeatInterval = 2 * time.Second
+	c.ProbeTimeout = 2 * time.Second
+	c.SplitBrain.Strategy = cluster.SplitBrainStaticQuorum
 	c.Seeds = []string{"10.0.0.1"}
 	err := c.Validate()
 	fmt.Println(errors.Is(err, cluster.ErrInvalidConfig))
@@ -103,7 +104,8 @@ func ExampleConfig_Validate() {
 	// Output:
 	// true
 	// cluster: invalid config: secret: required in the production profile: set at least 16 bytes shared by every member
-	// cluster: invalid config: suspect_after: 2s must be >= 2 * heartbeat_interval (4s), so that one lost message is not taken for a failure
+	// cluster: invalid config: probe_timeout: 2s must be < probe_interval (500ms), which leaves time for indirect probes
+	// cluster: invalid config: split_brain.quorum_size: 0; strategy static-quorum needs a quorum size >= 1, more than half the planned cluster size
 	// cluster: invalid config: seeds[0]: "10.0.0.1" is not host:port (e.g. 10.0.0.5:7350 or [::1]:7350)
 }
 
@@ -112,24 +114,25 @@ func ExampleConfig_Validate() {
 func ExamplePreset() {
 	for _, p := range []cluster.Profile{cluster.ProfileDevelopment, cluster.ProfileProduction, cluster.ProfileEnterprise} {
 		c := cluster.Preset(p)
-		fmt.Printf("%-11s %-9s port %-4d heartbeat %-5v suspect %-5v remove %v\n",
-			c.Profile, c.Host, c.Port, c.HeartbeatInterval, c.SuspectAfter, c.RemoveAfter)
+		fmt.Printf("%-11s %-9s ports %d/%d probe %-5v timeout %-5v gossip %-5v ×%d stable %v\n",
+			c.Profile, c.Host, c.Port, c.ClusterPort, c.ProbeInterval, c.ProbeTimeout, c.GossipInterval,
+			c.SuspicionMultiplier, c.SplitBrain.StableAfter)
 	}
 	// Output:
-	// development 127.0.0.1 port 0    heartbeat 100ms suspect 300ms remove 200ms
-	// production  0.0.0.0   port 7350 heartbeat 500ms suspect 2s    remove 5s
-	// enterprise  0.0.0.0   port 7350 heartbeat 250ms suspect 1s    remove 3s
+	// development 127.0.0.1 ports 0/0 probe 100ms timeout 60ms  gossip 50ms  ×3 stable 250ms
+	// production  0.0.0.0   ports 7350/7351 probe 500ms timeout 300ms gossip 200ms ×2 stable 750ms
+	// enterprise  0.0.0.0   ports 7350/7351 probe 250ms timeout 150ms gossip 100ms ×2 stable 500ms
 }
 
 // Zero fields take the profile's defaults; set fields stay; the receiver is
 // left alone.
 func ExampleConfig_WithDefaults() {
-	mine := cluster.Config{Profile: cluster.ProfileProduction, Name: "orders", RemoveAfter: 10 * time.Second}
+	mine := cluster.Config{Profile: cluster.ProfileProduction, Name: "orders", SplitBrain: cluster.SplitBrainConfig{StableAfter: 10 * time.Second}}
 	c := mine.WithDefaults()
-	fmt.Println(c.Name, c.Port, c.HeartbeatInterval, c.RemoveAfter)
+	fmt.Println(c.Name, c.Port, c.ProbeInterval, c.SplitBrain.Strategy, c.SplitBrain.StableAfter)
 	fmt.Printf("%q %d\n", mine.Host, mine.Port)
 	// Output:
-	// orders 7350 500ms 10s
+	// orders 7350 500ms keep-majority 10s
 	// "" 0
 }
 
@@ -144,4 +147,25 @@ func ExampleEnvVars() {
 	// FOUNDATION_PROVIDER  string  provider
 	// FOUNDATION_HOST      string  host
 	// FOUNDATION_PORT      int     port
+}
+
+// Resolved applies the defaults that depend on the rest of the
+// configuration and on what Detect found.
+func ExampleConfig_Resolved() {
+	c := cluster.Production()
+	c.Name = "orders"
+	c.SplitBrain.Strategy = cluster.SplitBrainLeaseMajority
+	c.Provider = cluster.ProviderKubernetes
+	r := c.Resolved(cluster.Detection{})
+	fmt.Println(r.Provider)
+	fmt.Println(r.Kubernetes.LabelSelector)
+	fmt.Println(r.Consul.Service)
+	fmt.Println(r.SplitBrain.Lease.Backend, r.SplitBrain.Lease.Name)
+	fmt.Printf("%q\n", c.Kubernetes.LabelSelector) // c is left alone
+	// Output:
+	// k8s
+	// app.kubernetes.io/part-of=orders
+	// orders
+	// kubernetes orders-split-brain
+	// ""
 }

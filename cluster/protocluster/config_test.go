@@ -20,7 +20,8 @@ func TestNewProviderRejectsBadConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good := cluster.MembershipConfig{HeartbeatInterval: 100 * time.Millisecond, SuspectAfter: 300 * time.Millisecond, RemoveAfter: 200 * time.Millisecond}
+	good := cluster.MembershipConfig{Bind: "127.0.0.1:0", ProbeInterval: 100 * time.Millisecond, ProbeTimeout: 60 * time.Millisecond,
+		GossipInterval: 50 * time.Millisecond, SuspicionMultiplier: 3, SplitBrain: cluster.ResolverConfig{StableAfter: 250 * time.Millisecond}}
 	if _, err := protocluster.NewProvider(seeds, good); err != nil {
 		t.Fatalf("good config: %v", err)
 	}
@@ -30,8 +31,9 @@ func TestNewProviderRejectsBadConfig(t *testing.T) {
 		edit func(*cluster.MembershipConfig)
 		want string
 	}{
-		{"zero timing", seeds, func(c *cluster.MembershipConfig) { *c = cluster.MembershipConfig{} }, "HeartbeatInterval"},
-		{"suspect below two heartbeats", seeds, func(c *cluster.MembershipConfig) { c.SuspectAfter = 150 * time.Millisecond }, "SuspectAfter"},
+		{"zero timing", seeds, func(c *cluster.MembershipConfig) { *c = cluster.MembershipConfig{} }, "ProbeInterval"},
+		{"probe timeout above the interval", seeds, func(c *cluster.MembershipConfig) { c.ProbeTimeout = 150 * time.Millisecond }, "ProbeTimeout"},
+		{"no cluster port", seeds, func(c *cluster.MembershipConfig) { c.Bind = "" }, "Bind"},
 		{"negative expected", seeds, func(c *cluster.MembershipConfig) { c.Expected = -1 }, "Expected"},
 		{"nil provider", nil, func(*cluster.MembershipConfig) {}, "provider"},
 	} {

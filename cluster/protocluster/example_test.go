@@ -25,17 +25,21 @@ import (
 // static provider and admitting them with Foundation's membership. A real
 // deployment lists every member's host:port as seeds.
 func Example() {
-	port := freePort()
-	seeds, err := static.New([]string{"127.0.0.1:" + strconv.Itoa(port)})
+	ports := freePorts(2)
+	port, cport := ports[0], ports[1] // remoting, cluster port
+	seeds, err := static.New([]string{"127.0.0.1:" + strconv.Itoa(cport)})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	prov, err := protocluster.NewProvider(seeds, cluster.MembershipConfig{
-		Secret:            []byte("a shared secret"),
-		HeartbeatInterval: 100 * time.Millisecond,
-		SuspectAfter:      300 * time.Millisecond,
-		RemoveAfter:       200 * time.Millisecond,
+		Secret:              []byte("a shared secret"),
+		Bind:                "127.0.0.1:" + strconv.Itoa(cport),
+		ProbeInterval:       100 * time.Millisecond,
+		ProbeTimeout:        60 * time.Millisecond,
+		GossipInterval:      50 * time.Millisecond,
+		SuspicionMultiplier: 3,
+		SplitBrain:          cluster.ResolverConfig{StableAfter: 250 * time.Millisecond},
 	})
 	if err != nil {
 		fmt.Println(err)
@@ -54,12 +58,17 @@ func Example() {
 	// Output: proto.actor members: 1
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0
+// freePorts returns n distinct TCP ports on 127.0.0.1 that were free a
+// moment ago.
+func freePorts(n int) []int {
+	var out []int
+	for len(out) < n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return out
+		}
+		defer l.Close()
+		out = append(out, l.Addr().(*net.TCPAddr).Port)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return out
 }

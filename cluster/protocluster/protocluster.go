@@ -35,11 +35,13 @@ type Provider struct {
 
 var _ pcluster.ClusterProvider = (*Provider)(nil)
 
-// NewProvider returns a ClusterProvider. cfg gives the membership timing,
-// secret and logger; its Cluster, Self.ID, Self.Address and Self.Kinds are
-// taken from the proto.actor cluster at StartMember. A bad cfg or a nil p
-// is an error wrapping cluster.ErrMembershipConfig here: proto.actor panics
-// on an error from StartMember.
+// NewProvider returns a ClusterProvider. cfg gives the cluster port (Bind:
+// the provider's addresses are cluster ports), SWIM's timing, the
+// split-brain resolver, the secret and the logger; its Cluster, Self.ID,
+// Self.Address and Self.Kinds are taken from the proto.actor cluster at
+// StartMember. A bad cfg or a nil p is an error wrapping
+// cluster.ErrMembershipConfig here: proto.actor panics on an error from
+// StartMember.
 func NewProvider(p provider.Provider, cfg cluster.MembershipConfig) (*Provider, error) {
 	check := cfg
 	if check.Cluster == "" {

@@ -31,26 +31,30 @@ import (
 // proto.actor's member list sees all three, then the two survivors of a
 // crash.
 func TestProtoActorMemberListFollowsFoundation(t *testing.T) {
-	ports, err := nodeproc.FreePorts(3)
+	all, err := nodeproc.FreePorts(6)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ports, cports := all[:3], all[3:] // remoting, cluster
 	var seeds []string
-	for _, p := range ports {
+	for _, p := range cports {
 		seeds = append(seeds, "127.0.0.1:"+strconv.Itoa(p))
 	}
 	var clusters []*pcluster.Cluster
 	var provs []*protocluster.Provider
-	for _, port := range ports {
+	for i, port := range ports {
 		sp, err := static.New(seeds)
 		if err != nil {
 			t.Fatal(err)
 		}
 		prov, err := protocluster.NewProvider(sp, cluster.MembershipConfig{
-			Secret:            []byte("protocluster-secret"),
-			HeartbeatInterval: 100 * time.Millisecond,
-			SuspectAfter:      300 * time.Millisecond,
-			RemoveAfter:       200 * time.Millisecond,
+			Secret:              []byte("protocluster-secret"),
+			Bind:                "127.0.0.1:" + strconv.Itoa(cports[i]),
+			ProbeInterval:       100 * time.Millisecond,
+			ProbeTimeout:        60 * time.Millisecond,
+			GossipInterval:      50 * time.Millisecond,
+			SuspicionMultiplier: 3,
+			SplitBrain:          cluster.ResolverConfig{StableAfter: 250 * time.Millisecond},
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -17,11 +17,8 @@ func TestSingletonFailoverAfterKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test")
 	}
-	bin, ports := buildNode(t, 3)
-	var seeds []string
-	for _, p := range ports {
-		seeds = append(seeds, "127.0.0.1:"+strconv.Itoa(p))
-	}
+	bin, ports, cports := buildNode(t, 3)
+	seeds := seedList(cports)
 	env := []string{"FOUNDATION_PROFILE=development", "FOUNDATION_LOG_LEVEL=warn",
 		"FOUNDATION_NAME=failover-test", "FOUNDATION_SECRET=failover-test-secret-0123"}
 	// Singleton goes to the oldest member: the nodes start one after
@@ -30,7 +27,8 @@ func TestSingletonFailoverAfterKill(t *testing.T) {
 	procs := make([]*nodeproc.Proc, 3)
 	ids := make([]string, 3)
 	for i := range procs {
-		args := []string{"-host", "127.0.0.1", "-port", strconv.Itoa(ports[i]), "-provider", "static", "-seeds", strings.Join(seeds, ",")}
+		args := []string{"-host", "127.0.0.1", "-port", strconv.Itoa(ports[i]), "-cluster-port", strconv.Itoa(cports[i]),
+			"-provider", "static", "-seeds", strings.Join(seeds, ",")}
 		if i == 2 {
 			args = append(args, "-drive", "singleton", "-drive-interval", "20ms")
 		}

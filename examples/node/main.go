@@ -2,7 +2,10 @@
 // configured by flags, FOUNDATION_* environment variables or a YAML file
 // (flags win over the environment, which wins over the file):
 //
-//	node -provider static -seeds 127.0.0.1:7351,127.0.0.1:7352 -port 7351
+//	node -provider static -seeds 127.0.0.1:7451,127.0.0.1:7452 -port 7350 -cluster-port 7451
+
+// Seeds are cluster ports (-cluster-port): the port of membership gossip
+// and grain traffic, which joins use. -port is actor remoting's.
 //	FOUNDATION_PROVIDER=mdns node
 //	node -config cluster.yaml
 //
@@ -45,9 +48,11 @@ func run() error {
 	var (
 		configFile = flag.String("config", "", "YAML configuration file")
 		prov       = flag.String("provider", "", "discovery provider: static, mdns, auto (default from config/environment)")
-		seeds      = flag.String("seeds", "", "comma-separated host:port seeds for the static provider")
+		seeds      = flag.String("seeds", "", "comma-separated host:port seeds for the static provider (members' cluster ports)")
 		host       = flag.String("host", "", "listen host")
-		port       = flag.Int("port", -1, "listen port (default from the profile: development picks a free port, production 7350)")
+		port       = flag.Int("port", -1, "actor remoting port (default from the profile: development picks a free port, production 7350)")
+		cport      = flag.Int("cluster-port", -1, "cluster port: gossip and grain traffic, TCP and UDP (development: a free port; production 7351)")
+		advertise  = flag.String("advertise-cluster-address", "", "host:port others dial for the cluster port (default: host and the bound port)")
 		name       = flag.String("name", "", "cluster name")
 		secret     = flag.String("secret", "", "cluster secret")
 		ifaces     = flag.String("mdns-interfaces", "", "comma-separated interfaces for mDNS")
@@ -84,6 +89,12 @@ func run() error {
 			if *port >= 0 {
 				c.Port = *port
 			}
+			if *cport >= 0 {
+				c.ClusterPort = *cport
+			}
+			if *advertise != "" {
+				c.AdvertiseClusterAddress = *advertise
+			}
 			if *name != "" {
 				c.Name = *name
 			}
@@ -113,7 +124,7 @@ func run() error {
 	events, cancel := node.Membership.Subscribe(256)
 	defer cancel()
 	self := node.Membership.Self()
-	out.linef("started id=%s address=%s", self.ID, self.Address)
+	out.linef("started id=%s address=%s cluster_address=%s", self.ID, self.Address, self.ClusterAddress)
 	out.linef("view members=%d", len(node.Membership.Members()))
 	var driver sync.WaitGroup
 	if *driveKind != "" {
@@ -131,6 +142,10 @@ loop:
 			reason := ""
 			if ev.Reason != "" {
 				reason = fmt.Sprintf(" reason=%q", ev.Reason)
+			}
+			if ev.Kind == cluster.SelfChanged {
+				out.linef("event self status=%s at=%s%s", ev.Self, ev.At.Format("15:04:05.000"), reason)
+				continue
 			}
 			out.linef("event %s id=%s address=%s at=%s%s", ev.Kind, ev.Member.ID, ev.Member.Address, ev.At.Format("15:04:05.000"), reason)
 			out.linef("view members=%d", len(node.Membership.Members()))

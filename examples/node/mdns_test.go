@@ -43,13 +43,14 @@ func TestMDNSFormationInNamespace(t *testing.T) {
 		return
 	}
 	// Inside the namespace: only lo exists.
-	bin, ports := buildNode(t, 3)
+	bin, ports, cports := buildNode(t, 3)
 	env := []string{"FOUNDATION_LOG_LEVEL=warn", "FOUNDATION_NAME=mdns-test", "FOUNDATION_SECRET=mdns-test-secret-0123"}
 	var procs []*nodeproc.Proc
 	t0 := time.Now()
 	for i, port := range ports {
 		p, err := nodeproc.Start("node"+strconv.Itoa(i), bin,
-			[]string{"-host", "127.0.0.1", "-port", strconv.Itoa(port), "-provider", "mdns", "-mdns-interfaces", "lo"}, env, testWriter{t})
+			[]string{"-host", "127.0.0.1", "-port", strconv.Itoa(port), "-cluster-port", strconv.Itoa(cports[i]),
+				"-provider", "mdns", "-mdns-interfaces", "lo"}, env, testWriter{t})
 		if err != nil {
 			t.Fatal(err)
 		}

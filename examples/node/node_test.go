@@ -18,15 +18,13 @@ func TestProcessesKillDetectRejoinLeave(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test")
 	}
-	bin, ports := buildNode(t, 3)
-	var seeds []string
-	for _, p := range ports {
-		seeds = append(seeds, "127.0.0.1:"+strconv.Itoa(p))
-	}
+	bin, ports, cports := buildNode(t, 3)
+	seeds := seedList(cports)
 	env := []string{"FOUNDATION_LOG_LEVEL=warn", "FOUNDATION_NAME=proc-test", "FOUNDATION_SECRET=proc-test-secret-0123"}
 	start := func(i int) *nodeproc.Proc {
 		p, err := nodeproc.Start("node"+strconv.Itoa(i), bin,
-			[]string{"-host", "127.0.0.1", "-port", strconv.Itoa(ports[i]), "-provider", "static", "-seeds", strings.Join(seeds, ",")},
+			[]string{"-host", "127.0.0.1", "-port", strconv.Itoa(ports[i]), "-cluster-port", strconv.Itoa(cports[i]),
+				"-provider", "static", "-seeds", strings.Join(seeds, ",")},
 			env, testWriter{t})
 		if err != nil {
 			t.Fatal(err)
@@ -120,20 +118,103 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 // buildNode builds examples/node into the test's temporary folder and picks
-// n ports free for TCP and UDP on 127.0.0.1.
-func buildNode(t *testing.T, n int) (string, []int) {
+// n remoting ports and n cluster ports free for TCP and UDP on 127.0.0.1.
+func buildNode(t *testing.T, n int) (bin string, ports, cports []int) {
 	t.Helper()
 	root, err := nodeproc.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin, err := nodeproc.Build(root, t.TempDir())
+	bin, err = nodeproc.Build(root, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ports, err := nodeproc.FreePorts(n)
+	all, err := nodeproc.FreePorts(2 * n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return bin, ports
+	return bin, all[:n], all[n:]
+}
+
+// seedList is 127.0.0.1 with each port.
+func seedList(ports []int) []string {
+	var out []string
+	for _, p := range ports {
+		out = append(out, "127.0.0.1:"+strconv.Itoa(p))
+	}
+	return out
+}
+
+// TestFiveProcessesSeededWithTheFirstOnly: five examples/node processes,
+// each given only the first one's address as its seed, all see five
+// members within the formation bound (gossip makes membership transitive);
+// the seed is killed with kill -9 and the other four still agree.
+func TestFiveProcessesSeededWithTheFirstOnly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test")
+	}
+	bin, ports, cports := buildNode(t, 5)
+	seed := "127.0.0.1:" + strconv.Itoa(cports[0])
+	env := []string{"FOUNDATION_LOG_LEVEL=warn", "FOUNDATION_NAME=seed-test", "FOUNDATION_SECRET=seed-test-secret-0123", "FOUNDATION_JOIN_TIMEOUT=10s"}
+	procs := make([]*nodeproc.Proc, 5)
+	ids := make([]string, 5)
+	var lastStart time.Time
+	for i := range procs {
+		p, err := nodeproc.Start("node"+strconv.Itoa(i), bin,
+			[]string{"-host", "127.0.0.1", "-port", strconv.Itoa(ports[i]), "-cluster-port", strconv.Itoa(cports[i]),
+				"-provider", "static", "-seeds", seed, "-grains=false"}, env, testWriter{t})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = p.Kill(); _ = p.Wait(5 * time.Second) })
+		l, _, err := p.WaitLine(0, func(l string) bool { return strings.HasPrefix(l, "started ") }, 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		procs[i], ids[i] = p, nodeproc.Field(l, "id")
+		lastStart = time.Now()
+	}
+	for _, p := range procs {
+		if _, _, err := p.WaitLine(0, func(l string) bool { return l == "view members=5" }, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	formed := time.Since(lastStart)
+	t.Logf("every process sees 5 members %v after the last one started", formed.Round(time.Millisecond))
+	if formed > 2*time.Second {
+		t.Fatalf("formation took %v after the last start, want <= 2s", formed)
+	}
+	marks := make([]int, 5)
+	for i, p := range procs {
+		marks[i] = len(p.Lines())
+	}
+	if err := procs[0].Kill(); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range procs[1:] {
+		if _, _, err := p.WaitLine(marks[i+1], func(l string) bool {
+			return strings.HasPrefix(l, "event removed ") && nodeproc.Field(l, "id") == ids[0]
+		}, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := p.WaitLine(marks[i+1], func(l string) bool { return l == "view members=4" }, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Still one cluster of four: a member of it that leaves is seen leave by
+	// every other one (through gossip: none of them was its seed).
+	leaver := procs[4]
+	for i := range marks {
+		marks[i] = len(procs[i].Lines())
+	}
+	if err := leaver.Terminate(); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range procs[1:4] {
+		if _, _, err := p.WaitLine(marks[i+1], func(l string) bool {
+			return strings.HasPrefix(l, "event left ") && nodeproc.Field(l, "id") == ids[4]
+		}, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -19,14 +19,15 @@ func TestProvidersByEnvironment(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test")
 	}
-	bin, _ := buildNode(t, 0)
+	bin, _, _ := buildNode(t, 0)
 	for _, name := range provharness.Names {
 		t.Run(name, func(t *testing.T) {
-			ports, err := nodeproc.FreePorts(3)
+			all, err := nodeproc.FreePorts(6)
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, err := provharness.Start(name, ports)
+			ports, cports := all[:3], all[3:] // discovery finds cluster ports
+			b, err := provharness.Start(name, cports)
 			if errors.Is(err, etcdtest.ErrNotInstalled) {
 				etcdtest.SkipUnlessCI(t, err)
 			}
@@ -41,7 +42,7 @@ func TestProvidersByEnvironment(t *testing.T) {
 			for i := range procs {
 				env := append([]string{"FOUNDATION_LOG_LEVEL=warn", "FOUNDATION_NAME=by-env",
 					"FOUNDATION_SECRET=by-env-secret-0123456789", "FOUNDATION_HOST=127.0.0.1",
-					"FOUNDATION_PORT=" + strconv.Itoa(ports[i])}, b.Env(i)...)
+					"FOUNDATION_PORT=" + strconv.Itoa(ports[i]), "FOUNDATION_CLUSTER_PORT=" + strconv.Itoa(cports[i])}, b.Env(i)...)
 				p, err := nodeproc.Start(name+strconv.Itoa(i), bin, []string{"-grains=false"}, env, testWriter{t})
 				if err != nil {
 					t.Fatal(err)

@@ -1,6 +1,7 @@
 package consul
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -58,35 +59,37 @@ const (
 )
 
 // Config configures a Provider. Address and Service are required; every
-// other zero field means its default. New copies it; later changes to the
-// caller's Config (or its Secret) do not affect the Provider.
+// other zero field means its default. The fields with a YAML key are the
+// "consul" section of cluster.Config; the others (yaml:"-") are set in code.
+// New copies it; later changes to the caller's Config (or its Secret) do not
+// affect the Provider.
 type Config struct {
 	// Address is the Consul agent's HTTP API: "host:port"
 	// ("127.0.0.1:8500"), or a URL "http://host:port[/prefix]",
 	// "https://host:port[/prefix]" (verified against the system's root CAs)
 	// or "unix:///path/to/socket". Required: this package has no default
 	// (the cluster configuration supplies "127.0.0.1:8500").
-	Address string
+	Address string `yaml:"address,omitempty"`
 	// Service is the Consul service name members register under and watch.
 	// Members of one cluster must use the same name. 1..255 letters, digits,
 	// '-', '_' or '.'. Required.
-	Service string
+	Service string `yaml:"service,omitempty"`
 	// TTL is the time-to-live of each member's TTL check: the provider
 	// passes it at registration and every TTL/3 after; a member not renewed
 	// within TTL turns critical and drops out of the other members' sets.
 	// At least MinTTL. Default DefaultTTL (10s).
-	TTL time.Duration
+	TTL time.Duration `yaml:"ttl,omitempty"`
 	// DeregisterAfter is the registration's DeregisterCriticalServiceAfter:
 	// the agent removes a member whose check has stayed critical this long
 	// (a member that crashed). At least MinDeregisterAfter (1m, Consul's
 	// minimum). Default DefaultDeregisterAfter (1m).
-	DeregisterAfter time.Duration
+	DeregisterAfter time.Duration `yaml:"deregister_after,omitempty"`
 	// WaitTime is how long one blocking query on the service's healthy
 	// instances waits for a change before the agent answers unchanged, in
 	// (0, MaxWaitTime]. Shorter means more idle queries, not faster
 	// discovery: a change wakes the query at once. Default DefaultWaitTime
 	// (30s).
-	WaitTime time.Duration
+	WaitTime time.Duration `yaml:"-"`
 	// RetryMin and RetryMax bound the exponential backoff after an error
 	// (each delay is drawn between half and all of the current step, which
 	// doubles from RetryMin up to RetryMax). RetryMin is also the least
@@ -94,30 +97,30 @@ type Config struct {
 	// answering at once cannot make the provider spin. RetryMin > 0 and
 	// RetryMax >= RetryMin. Defaults DefaultRetryMin (100ms) and
 	// DefaultRetryMax (5s).
-	RetryMin time.Duration
-	RetryMax time.Duration
+	RetryMin time.Duration `yaml:"-"`
+	RetryMax time.Duration `yaml:"-"`
 	// StartRetries is how many attempts Start makes to register this member
 	// before it returns an error wrapping provider.ErrUnavailable that names
 	// the address; at least 1. Default DefaultStartRetries (3).
-	StartRetries int
+	StartRetries int `yaml:"-"`
 	// RequestTimeout bounds each request to the agent (a blocking query
 	// gets WaitTime plus WaitTime/16, the agent's jitter, on top). Default
 	// DefaultRequestTimeout (5s).
-	RequestTimeout time.Duration
+	RequestTimeout time.Duration `yaml:"-"`
 	// Secret, when not empty, signs this member's announcement
 	// (provider.Sign, in the service meta "auth") and admits only instances
 	// whose signature provider.Verify accepts under it; the first instance
 	// dropped under each id is logged at warn level. Default (empty):
 	// announcements are neither signed nor checked (self.Auth, if set, is
 	// announced as given).
-	Secret []byte
+	Secret []byte `yaml:"-"`
 	// Token is the ACL token sent with every request (X-Consul-Token). It
 	// needs service:write on Service and read access to its health. Default
 	// (empty): the agent's default token, or CONSUL_HTTP_TOKEN as the Consul
 	// API client library reads it.
-	Token string
+	Token string `yaml:"-"`
 	// Logger receives the provider's logs. Default (nil): no logging.
-	Logger *zap.Logger
+	Logger *zap.Logger `yaml:"-"`
 }
 
 // withDefaults returns a copy of c with every zero field set to its default
@@ -151,43 +154,53 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate reports the first field of c, with its defaults applied, that is
-// missing or out of range, naming the field and what is allowed. The error
-// wraps provider.ErrInvalidConfig. Validate does not change c and does not
+// Validate reports every field of c, with its defaults applied, that is
+// missing or out of range, each as a *provider.FieldError naming the field
+// and what is allowed, joined with errors.Join; they wrap
+// provider.ErrInvalidConfig. Validate does not change c and does not
 // contact the agent.
 func (c Config) Validate() error {
 	c = c.withDefaults()
+	var errs []error
+	bad := func(field, key, format string, args ...any) {
+		errs = append(errs, fieldError(field, key, format, args...))
+	}
 	if _, err := parseAddress(c.Address); err != nil {
-		return err
+		errs = append(errs, err)
 	}
 	if !validService(c.Service) {
-		return invalid("Config.Service %q: want 1..255 letters, digits, '-', '_' or '.' (members of one cluster share it)", c.Service)
+		errs = append(errs, &provider.FieldError{Provider: "consul", Field: "Service", Key: "service", Missing: c.Service == "",
+			Problem: fmt.Sprintf("%q: want 1..255 letters, digits, '-', '_' or '.' (members of one cluster share it)", c.Service)})
 	}
 	if c.TTL < MinTTL {
-		return invalid("Config.TTL %v: want at least %v (zero: %v)", c.TTL, MinTTL, DefaultTTL)
+		bad("TTL", "ttl", "%v: want at least %v (zero: %v)", c.TTL, MinTTL, DefaultTTL)
 	}
 	if c.DeregisterAfter < MinDeregisterAfter {
-		return invalid("Config.DeregisterAfter %v: want at least %v, Consul's minimum for DeregisterCriticalServiceAfter (zero: %v)", c.DeregisterAfter, MinDeregisterAfter, DefaultDeregisterAfter)
+		bad("DeregisterAfter", "deregister_after", "%v: want at least %v, Consul's minimum for DeregisterCriticalServiceAfter (zero: %v)", c.DeregisterAfter, MinDeregisterAfter, DefaultDeregisterAfter)
 	}
 	if c.WaitTime < 0 || c.WaitTime > MaxWaitTime {
-		return invalid("Config.WaitTime %v: want (0, %v] (zero: %v)", c.WaitTime, MaxWaitTime, DefaultWaitTime)
+		bad("WaitTime", "", "%v: want (0, %v] (zero: %v)", c.WaitTime, MaxWaitTime, DefaultWaitTime)
 	}
 	if c.RetryMin < 0 {
-		return invalid("Config.RetryMin %v: want > 0 (zero: %v)", c.RetryMin, DefaultRetryMin)
-	}
-	if c.RetryMax < c.RetryMin {
-		return invalid("Config.RetryMax %v: want at least Config.RetryMin (%v) (zero: %v)", c.RetryMax, c.RetryMin, DefaultRetryMax)
+		bad("RetryMin", "", "%v: want > 0 (zero: %v)", c.RetryMin, DefaultRetryMin)
+	} else if c.RetryMax < c.RetryMin {
+		bad("RetryMax", "", "%v: want at least Config.RetryMin (%v) (zero: %v)", c.RetryMax, c.RetryMin, DefaultRetryMax)
 	}
 	if c.StartRetries < 0 {
-		return invalid("Config.StartRetries %d: want at least 1 (zero: %d)", c.StartRetries, DefaultStartRetries)
+		bad("StartRetries", "", "%d: want at least 1 (zero: %d)", c.StartRetries, DefaultStartRetries)
 	}
 	if c.RequestTimeout < 0 {
-		return invalid("Config.RequestTimeout %v: want > 0 (zero: %v)", c.RequestTimeout, DefaultRequestTimeout)
+		bad("RequestTimeout", "", "%v: want > 0 (zero: %v)", c.RequestTimeout, DefaultRequestTimeout)
 	}
 	if strings.ContainsFunc(c.Token, isControl) {
-		return invalid("Config.Token: contains a control character; want the token's printable text")
+		bad("Token", "", "contains a control character; want the token's printable text")
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// fieldError returns the *provider.FieldError of field (YAML key key).
+func fieldError(field, key, format string, args ...any) *provider.FieldError {
+	return &provider.FieldError{Provider: "consul", Field: field, Key: key, Problem: fmt.Sprintf(format, args...)}
 }
 
 // invalid returns an error wrapping provider.ErrInvalidConfig.
@@ -207,7 +220,9 @@ type agentAddress struct {
 // parseAddress checks Config.Address and splits off a unix socket path.
 func parseAddress(addr string) (agentAddress, error) {
 	bad := func(why string) (agentAddress, error) {
-		return agentAddress{}, invalid("Config.Address %q: %s; want host:port (such as 127.0.0.1:8500) or an http://, https:// or unix:// URL", addr, why)
+		e := fieldError("Address", "address", "%q: %s; want host:port (such as 127.0.0.1:8500) or an http://, https:// or unix:// URL", addr, why)
+		e.Missing = addr == ""
+		return agentAddress{}, e
 	}
 	if addr == "" {
 		return bad("empty")

@@ -59,45 +59,47 @@ const resolvConf = "/etc/resolv.conf"
 // value is its default: the port of self's address for A/AAAA records,
 // polled every five seconds, the servers of /etc/resolv.conf, two seconds
 // per query, three retries at Start, backoff from 500ms to 30s between
-// failing lookups, not logged. New copies it; later changes to the caller's
-// Config (or its slices) do not affect the Provider.
+// failing lookups, not logged. The fields with a YAML key are the "dns"
+// section of cluster.Config; the others (yaml:"-") are set in code. New
+// copies it; later changes to the caller's Config (or its slices) do not
+// affect the Provider.
 type Config struct {
 	// Name is the DNS name resolved, e.g. a Kubernetes headless service
 	// "foundation.default.svc.cluster.local." (or, for one named port of
 	// it, "_remoting._tcp.foundation.default.svc.cluster.local."). It is
 	// taken as fully qualified, with or without the final dot: no search
 	// domains of resolv.conf are applied. Required.
-	Name string
+	Name string `yaml:"name,omitempty"`
 	// Port is the port of the members found through A and AAAA records,
 	// 1..65535; SRV records carry their own. Default (0): the port of
 	// self.Address given to Start — members listen on the same port.
-	Port int
+	Port int `yaml:"port,omitempty"`
 	// Interval is how often Name is resolved again after a successful
 	// lookup, at least MinInterval. Default DefaultInterval (5s).
-	Interval time.Duration
+	Interval time.Duration `yaml:"interval,omitempty"`
 	// Servers are the DNS servers queried, each "host:port" (an IPv6 host
 	// in brackets), in order: the next is asked when one does not answer,
 	// or answers with an error other than NXDOMAIN. Default (empty): the
 	// nameservers of /etc/resolv.conf (read by Start), or DefaultServer
 	// (127.0.0.1:53) when that file cannot be read or names none.
-	Servers []string
+	Servers []string `yaml:"servers,omitempty"`
 	// Timeout is how long one query waits for one server's answer, at
 	// least MinTimeout. Default DefaultTimeout (2s).
-	Timeout time.Duration
+	Timeout time.Duration `yaml:"-"`
 	// StartRetries is how many times Start tries the first lookup again
 	// after it fails, waiting as RetryMin and RetryMax say, before it gives
 	// up with provider.ErrUnavailable. Default (0): DefaultStartRetries
 	// (3); a negative value: Start tries once.
-	StartRetries int
+	StartRetries int `yaml:"-"`
 	// RetryMin is the wait after a lookup fails, doubled after each
 	// further failure up to RetryMax, at least MinTimeout. Default
 	// DefaultRetryMin (500ms).
-	RetryMin time.Duration
+	RetryMin time.Duration `yaml:"-"`
 	// RetryMax caps the wait between failing lookups; at least RetryMin.
 	// Default: DefaultRetryMax (30s), or RetryMin when that is longer.
-	RetryMax time.Duration
+	RetryMax time.Duration `yaml:"-"`
 	// Logger receives the provider's logs. Default (nil): no logging.
-	Logger *zap.Logger
+	Logger *zap.Logger `yaml:"-"`
 }
 
 // withDefaults returns a copy of c with every zero field set to its default
@@ -128,41 +130,42 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate reports the first field of c, with its defaults applied, that is
-// out of range, naming the field and what is allowed. The error wraps
+// Validate reports every field of c, with its defaults applied, that is
+// missing or out of range, each as a *provider.FieldError naming the field
+// and what is allowed, joined with errors.Join; they wrap
 // provider.ErrInvalidConfig. Validate does not change c.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: dns: "+format, append([]any{provider.ErrInvalidConfig}, args...)...)
+	var errs []error
+	bad := func(field, key string, missing bool, format string, args ...any) {
+		errs = append(errs, &provider.FieldError{Provider: "dns", Field: field, Key: key, Missing: missing, Problem: fmt.Sprintf(format, args...)})
 	}
-	if c.Name == "" {
-		return bad(`Config.Name is empty: want the DNS name to resolve, such as "foundation.default.svc.cluster.local"`)
-	}
-	if _, ok := miekg.IsDomainName(c.Name); !ok || strings.Trim(c.Name, ".") == "" || strings.ContainsAny(c.Name, `\ `) {
-		return bad(`Config.Name %q: want a DNS name such as "foundation.default.svc.cluster.local"`, c.Name)
+	switch _, ok := miekg.IsDomainName(c.Name); {
+	case c.Name == "":
+		bad("Name", "name", true, `is empty: want the DNS name to resolve, such as "foundation.default.svc.cluster.local"`)
+	case !ok || strings.Trim(c.Name, ".") == "" || strings.ContainsAny(c.Name, `\ `):
+		bad("Name", "name", false, `%q: want a DNS name such as "foundation.default.svc.cluster.local"`, c.Name)
 	}
 	if c.Port < 0 || c.Port > 65535 {
-		return bad("Config.Port %d: want 1..65535 (zero: the port of self's address)", c.Port)
+		bad("Port", "port", false, "%d: want 1..65535 (zero: the port of self's address)", c.Port)
 	}
 	if c.Interval < MinInterval {
-		return bad("Config.Interval %v: want at least %v (zero: %v)", c.Interval, MinInterval, DefaultInterval)
+		bad("Interval", "interval", false, "%v: want at least %v (zero: %v)", c.Interval, MinInterval, DefaultInterval)
 	}
 	for i, s := range c.Servers {
 		if err := checkServer(s); err != nil {
-			return bad("Config.Servers[%d] %q: %v; want host:port such as \"10.96.0.10:53\"", i, s, err)
+			bad(fmt.Sprintf("Servers[%d]", i), fmt.Sprintf("servers[%d]", i), false, "%q: %v; want host:port such as \"10.96.0.10:53\"", s, err)
 		}
 	}
 	if c.Timeout < MinTimeout {
-		return bad("Config.Timeout %v: want at least %v (zero: %v)", c.Timeout, MinTimeout, DefaultTimeout)
+		bad("Timeout", "", false, "%v: want at least %v (zero: %v)", c.Timeout, MinTimeout, DefaultTimeout)
 	}
 	if c.RetryMin < MinTimeout {
-		return bad("Config.RetryMin %v: want at least %v (zero: %v)", c.RetryMin, MinTimeout, DefaultRetryMin)
+		bad("RetryMin", "", false, "%v: want at least %v (zero: %v)", c.RetryMin, MinTimeout, DefaultRetryMin)
+	} else if c.RetryMax < c.RetryMin {
+		bad("RetryMax", "", false, "%v: want at least Config.RetryMin (%v) (zero: %v)", c.RetryMax, c.RetryMin, DefaultRetryMax)
 	}
-	if c.RetryMax < c.RetryMin {
-		return bad("Config.RetryMax %v: want at least Config.RetryMin (%v) (zero: %v)", c.RetryMax, c.RetryMin, DefaultRetryMax)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // checkServer reports what is wrong with a DNS server's address.

@@ -1,6 +1,7 @@
 package etcd
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -55,52 +56,54 @@ const (
 // Config configures a Provider. Only Endpoints is required; every other
 // zero field means its default: prefix /foundation/, 10s leases, 2s per
 // call, three retries at Start, retries backing off from 100ms to 5s,
-// unsigned records, no logging. New copies it; later changes to the
-// caller's Config (or its slices) do not affect the Provider.
+// unsigned records, no logging. The fields with a YAML key are the "etcd"
+// section of cluster.Config; the others (yaml:"-") are set in code. New
+// copies it; later changes to the caller's Config (or its slices) do not
+// affect the Provider.
 type Config struct {
 	// Endpoints are the etcd client URLs ("http://10.0.0.1:2379",
 	// "https://etcd.example:2379") or host:port pairs. Required: at least
 	// one, none empty.
-	Endpoints []string
+	Endpoints []string `yaml:"endpoints,omitempty"`
 	// Prefix is the key prefix members register under: a member of cluster
 	// "shop" with id "m1" is the key Prefix + "shop/members/m1". A "/" is
 	// appended when missing. Default DefaultPrefix ("/foundation/").
-	Prefix string
+	Prefix string `yaml:"prefix,omitempty"`
 	// LeaseTTL is the TTL of the lease holding this member's key: whole
 	// seconds from MinLeaseTTL (1s) to MaxLeaseTTL (1h). Peers drop a member
 	// at most LeaseTTL after it stops renewing (or at once when it stops
 	// cleanly). Default DefaultLeaseTTL (10s).
-	LeaseTTL time.Duration
+	LeaseTTL time.Duration `yaml:"lease_ttl,omitempty"`
 	// DialTimeout bounds each call to etcd, from MinDialTimeout to
 	// MaxDialTimeout; a call that takes longer counts as a failure and is
 	// retried. Default DefaultDialTimeout (2s).
-	DialTimeout time.Duration
+	DialTimeout time.Duration `yaml:"-"`
 	// StartRetries is how many times Start retries registering after a
 	// failed attempt, pausing as described at RetryMin, before it returns
 	// an error wrapping provider.ErrUnavailable. Zero means
 	// DefaultStartRetries (3); a negative value means no retry (one
 	// attempt); at most MaxStartRetries.
-	StartRetries int
+	StartRetries int `yaml:"-"`
 	// RetryMin is the pause after the first failed call; each further
 	// consecutive failure doubles it, up to RetryMax (each pause is
 	// shortened at random by up to half, so that members do not retry in
 	// step). The same pauses drive gRPC's reconnection. At least
 	// MinRetryMin. Default DefaultRetryMin (100ms).
-	RetryMin time.Duration
+	RetryMin time.Duration `yaml:"-"`
 	// RetryMax caps the pause between retries: from RetryMin to
 	// MaxRetryMax. Default DefaultRetryMax (5s), or RetryMin when that is
 	// larger.
-	RetryMax time.Duration
+	RetryMax time.Duration `yaml:"-"`
 	// Secret, when not empty, signs this member's record (provider.Sign, in
 	// its "auth" field) and admits only records that provider.Verify
 	// accepts under it; the first record dropped under each key is logged
 	// at warn level. Default (empty): records are neither signed nor
 	// checked.
-	Secret []byte
+	Secret []byte `yaml:"-"`
 	// Logger receives the provider's logs; the etcd client's own logs go
 	// to it too, named "etcd-client", at error level and above only (its
 	// warnings repeat on every internal retry). Default (nil): no logging.
-	Logger *zap.Logger
+	Logger *zap.Logger `yaml:"-"`
 }
 
 // withDefaults returns a copy of c with every zero field set to its default
@@ -138,43 +141,44 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate reports the first field of c, with its defaults applied, that is
-// out of range, naming the field and what is allowed. The error wraps
+// Validate reports every field of c, with its defaults applied, that is
+// missing or out of range, each as a *provider.FieldError naming the field
+// and what is allowed, joined with errors.Join; they wrap
 // provider.ErrInvalidConfig. Validate does not change c. Whether the
 // endpoints answer is checked by Start.
 func (c Config) Validate() error {
 	neg := c.StartRetries
 	c = c.withDefaults()
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: etcd: "+format, append([]any{provider.ErrInvalidConfig}, args...)...)
+	var errs []error
+	bad := func(field, key string, missing bool, format string, args ...any) {
+		errs = append(errs, &provider.FieldError{Provider: "etcd", Field: field, Key: key, Missing: missing, Problem: fmt.Sprintf(format, args...)})
 	}
 	if len(c.Endpoints) == 0 {
-		return bad(`Config.Endpoints is empty: want at least one etcd client URL such as "http://127.0.0.1:2379"`)
+		bad("Endpoints", "endpoints", true, `is empty: want at least one etcd client URL such as "http://127.0.0.1:2379"`)
 	}
 	for i, ep := range c.Endpoints {
 		if err := checkEndpoint(ep); err != nil {
-			return bad(`Config.Endpoints[%d] %q: %v; want a URL such as "http://127.0.0.1:2379" or host:port`, i, ep, err)
+			bad(fmt.Sprintf("Endpoints[%d]", i), fmt.Sprintf("endpoints[%d]", i), false, `%q: %v; want a URL such as "http://127.0.0.1:2379" or host:port`, ep, err)
 		}
 	}
 	if strings.ContainsRune(c.Prefix, 0) {
-		return bad("Config.Prefix %q: NUL bytes are not allowed", c.Prefix)
+		bad("Prefix", "prefix", false, "%q: NUL bytes are not allowed", c.Prefix)
 	}
 	if c.LeaseTTL < MinLeaseTTL || c.LeaseTTL > MaxLeaseTTL || c.LeaseTTL%time.Second != 0 {
-		return bad("Config.LeaseTTL %v: want whole seconds from %v to %v (zero: %v)", c.LeaseTTL, MinLeaseTTL, MaxLeaseTTL, DefaultLeaseTTL)
+		bad("LeaseTTL", "lease_ttl", false, "%v: want whole seconds from %v to %v (zero: %v)", c.LeaseTTL, MinLeaseTTL, MaxLeaseTTL, DefaultLeaseTTL)
 	}
 	if c.DialTimeout < MinDialTimeout || c.DialTimeout > MaxDialTimeout {
-		return bad("Config.DialTimeout %v: want %v..%v (zero: %v)", c.DialTimeout, MinDialTimeout, MaxDialTimeout, DefaultDialTimeout)
+		bad("DialTimeout", "", false, "%v: want %v..%v (zero: %v)", c.DialTimeout, MinDialTimeout, MaxDialTimeout, DefaultDialTimeout)
 	}
 	if neg > MaxStartRetries {
-		return bad("Config.StartRetries %d: want at most %d (zero: %d; negative: no retry)", neg, MaxStartRetries, DefaultStartRetries)
+		bad("StartRetries", "", false, "%d: want at most %d (zero: %d; negative: no retry)", neg, MaxStartRetries, DefaultStartRetries)
 	}
 	if c.RetryMin < MinRetryMin || c.RetryMin > MaxRetryMax {
-		return bad("Config.RetryMin %v: want %v..%v (zero: %v)", c.RetryMin, MinRetryMin, MaxRetryMax, DefaultRetryMin)
+		bad("RetryMin", "", false, "%v: want %v..%v (zero: %v)", c.RetryMin, MinRetryMin, MaxRetryMax, DefaultRetryMin)
+	} else if c.RetryMax < c.RetryMin || c.RetryMax > MaxRetryMax {
+		bad("RetryMax", "", false, "%v: want RetryMin (%v)..%v (zero: %v)", c.RetryMax, c.RetryMin, MaxRetryMax, DefaultRetryMax)
 	}
-	if c.RetryMax < c.RetryMin || c.RetryMax > MaxRetryMax {
-		return bad("Config.RetryMax %v: want RetryMin (%v)..%v (zero: %v)", c.RetryMax, c.RetryMin, MaxRetryMax, DefaultRetryMax)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // checkEndpoint accepts what the etcd client dials: a URL with scheme http,

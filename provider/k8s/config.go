@@ -1,6 +1,7 @@
 package k8s
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -45,52 +46,52 @@ const (
 )
 
 // Config configures a Provider. Client and LabelSelector are required; every
-// other zero field means its default. The field names follow the
+// other zero field means its default. The fields with a YAML key are the
 // "kubernetes" section of cluster.Config (namespace, label_selector,
-// port_name). New copies the Config; later changes to the caller's value do
-// not affect the Provider.
+// port_name); the others (yaml:"-") are set in code. New copies the Config;
+// later changes to the caller's value do not affect the Provider.
 type Config struct {
 	// Client talks to the API server. Required; InClusterClient builds one
 	// from the pod's service account.
-	Client kubernetes.Interface
+	Client kubernetes.Interface `yaml:"-"`
 	// Namespace is where member pods run (kubernetes.namespace), a DNS
 	// label. Default (empty): the pod's own namespace, read by New from
 	// NamespaceFile, else from the environment variable EnvPodNamespace;
 	// when neither is there New fails.
-	Namespace string
+	Namespace string `yaml:"namespace,omitempty"`
 	// LabelSelector selects the member pods, in kubectl syntax
 	// (kubernetes.label_selector), e.g. "app.kubernetes.io/part-of=foundation".
 	// Required: an empty selector would select every pod of the namespace.
-	LabelSelector string
+	LabelSelector string `yaml:"label_selector,omitempty"`
 	// PortName is the name of the container port members listen on
 	// (kubernetes.port_name): at most 15 lower-case letters, digits and
 	// '-', with a letter. A selected pod without a container port of that
 	// name is skipped (and logged once). Default (empty): every pod is
 	// dialled on the port of self.Address given to Start.
-	PortName string
+	PortName string `yaml:"port_name,omitempty"`
 	// PodName is this member's pod, used only to log whether the selector
 	// finds it. Default (empty): the environment variable EnvPodName, else
 	// the host name (which Kubernetes sets to the pod's name).
-	PodName string
+	PodName string `yaml:"-"`
 	// ResyncPeriod, when not zero, makes the informer re-deliver every pod
 	// it holds this often, at least MinResyncPeriod (1s); the member set is
 	// re-computed but reported only if it changed. Default (zero): no
 	// resync; the watch alone keeps the set current.
-	ResyncPeriod time.Duration
+	ResyncPeriod time.Duration `yaml:"-"`
 	// RetryMin is the pause after the first failed list or watch call;
 	// each further failure doubles it, up to RetryMax; each pause is
 	// shortened by up to half at random. At least 1ms.
 	// Default DefaultRetryMin (200ms).
-	RetryMin time.Duration
+	RetryMin time.Duration `yaml:"-"`
 	// RetryMax caps the pause between retries; at least RetryMin. Default
 	// DefaultRetryMax (30s).
-	RetryMax time.Duration
+	RetryMax time.Duration `yaml:"-"`
 	// StartTimeout bounds how long Start waits for the first list of pods
 	// (retrying failures meanwhile) before it fails with
 	// provider.ErrUnavailable. Default DefaultStartTimeout (10s).
-	StartTimeout time.Duration
+	StartTimeout time.Duration `yaml:"-"`
 	// Logger receives the provider's logs. Default (nil): no logging.
-	Logger *zap.Logger
+	Logger *zap.Logger `yaml:"-"`
 }
 
 // withDefaults returns a copy of c with the zero fields that have constant
@@ -112,48 +113,47 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate reports the first field of c, with its defaults applied, that is
-// unusable, naming the field (and its key in cluster.Config) and what is
-// allowed. The error wraps provider.ErrInvalidConfig. Validate does not
-// change c and reads nothing: an empty Namespace is valid here, and New
-// resolves it.
+// Validate reports every field of c, with its defaults applied, that is
+// unusable, each as a *provider.FieldError naming the field and what is
+// allowed, joined with errors.Join; they wrap provider.ErrInvalidConfig.
+// Validate does not change c and reads nothing: an empty Namespace is valid
+// here, and New resolves it.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: k8s: "+format, append([]any{provider.ErrInvalidConfig}, args...)...)
+	var errs []error
+	bad := func(field, key string, missing bool, format string, args ...any) {
+		errs = append(errs, &provider.FieldError{Provider: "k8s", Field: field, Key: key, Missing: missing, Problem: fmt.Sprintf(format, args...)})
 	}
 	if c.Client == nil {
-		return bad("Config.Client is nil: want a kubernetes.Interface, e.g. from k8s.InClusterClient()")
+		bad("Client", "", true, "is nil: want a kubernetes.Interface, e.g. from k8s.InClusterClient()")
 	}
 	if c.Namespace != "" {
-		if errs := validation.IsDNS1123Label(c.Namespace); len(errs) > 0 {
-			return bad("Config.Namespace (namespace) %q: want a namespace name: %s", c.Namespace, strings.Join(errs, "; "))
+		if msgs := validation.IsDNS1123Label(c.Namespace); len(msgs) > 0 {
+			bad("Namespace", "namespace", false, "%q: want a namespace name: %s", c.Namespace, strings.Join(msgs, "; "))
 		}
 	}
 	if strings.TrimSpace(c.LabelSelector) == "" {
-		return bad(`Config.LabelSelector (label_selector) is empty: want a label selector such as "app.kubernetes.io/part-of=foundation" (an empty one would select every pod)`)
-	}
-	if _, err := labels.Parse(c.LabelSelector); err != nil {
-		return bad("Config.LabelSelector (label_selector) %q: want kubectl selector syntax: %v", c.LabelSelector, err)
+		bad("LabelSelector", "label_selector", c.LabelSelector == "", `is empty: want a label selector such as "app.kubernetes.io/part-of=foundation" (an empty one would select every pod)`)
+	} else if _, err := labels.Parse(c.LabelSelector); err != nil {
+		bad("LabelSelector", "label_selector", false, "%q: want kubectl selector syntax: %v", c.LabelSelector, err)
 	}
 	if c.PortName != "" {
-		if errs := validation.IsValidPortName(c.PortName); len(errs) > 0 {
-			return bad("Config.PortName (port_name) %q: want at most 15 lower-case letters, digits and '-', with a letter: %s", c.PortName, strings.Join(errs, "; "))
+		if msgs := validation.IsValidPortName(c.PortName); len(msgs) > 0 {
+			bad("PortName", "port_name", false, "%q: want at most 15 lower-case letters, digits and '-', with a letter: %s", c.PortName, strings.Join(msgs, "; "))
 		}
 	}
 	if c.ResyncPeriod != 0 && c.ResyncPeriod < MinResyncPeriod {
-		return bad("Config.ResyncPeriod %v: want 0 (no resync) or at least %v", c.ResyncPeriod, MinResyncPeriod)
+		bad("ResyncPeriod", "", false, "%v: want 0 (no resync) or at least %v", c.ResyncPeriod, MinResyncPeriod)
 	}
 	if c.RetryMin < time.Millisecond {
-		return bad("Config.RetryMin %v: want at least 1ms (zero: %v)", c.RetryMin, DefaultRetryMin)
-	}
-	if c.RetryMax < c.RetryMin {
-		return bad("Config.RetryMax %v: want at least Config.RetryMin (%v) (zero: %v)", c.RetryMax, c.RetryMin, DefaultRetryMax)
+		bad("RetryMin", "", false, "%v: want at least 1ms (zero: %v)", c.RetryMin, DefaultRetryMin)
+	} else if c.RetryMax < c.RetryMin {
+		bad("RetryMax", "", false, "%v: want at least Config.RetryMin (%v) (zero: %v)", c.RetryMax, c.RetryMin, DefaultRetryMax)
 	}
 	if c.StartTimeout < 0 {
-		return bad("Config.StartTimeout %v: want more than 0 (zero: %v)", c.StartTimeout, DefaultStartTimeout)
+		bad("StartTimeout", "", false, "%v: want more than 0 (zero: %v)", c.StartTimeout, DefaultStartTimeout)
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // resolve returns c with its defaults, Namespace and PodName included,
@@ -170,7 +170,7 @@ func (c Config) resolve(file string, getenv func(string) string, hostname func()
 			if err == nil {
 				err = fmt.Errorf("%s is empty", file)
 			}
-			return c, fmt.Errorf("%w: k8s: Config.Namespace (namespace) is empty and the pod's namespace is unknown (%v; %s unset): set it, e.g. FOUNDATION_K8S_NAMESPACE=default",
+			return c, fmt.Errorf("%w: k8s: Config.Namespace is empty and the pod's namespace is unknown (%v; %s unset): set it, e.g. FOUNDATION_K8S_NAMESPACE=default",
 				provider.ErrInvalidConfig, err, EnvPodNamespace)
 		}
 		c.Namespace = ns

@@ -24,12 +24,12 @@ func TestValidate(t *testing.T) {
 		want   string
 	}{
 		{"no client", func(c *Config) { c.Client = nil }, "Config.Client"},
-		{"no selector", func(c *Config) { c.LabelSelector = "" }, "label_selector"},
-		{"blank selector", func(c *Config) { c.LabelSelector = "  " }, "label_selector"},
-		{"bad selector", func(c *Config) { c.LabelSelector = "app in (shop" }, `Config.LabelSelector (label_selector) "app in (shop"`},
-		{"bad namespace", func(c *Config) { c.Namespace = "Shop_NS" }, `Config.Namespace (namespace) "Shop_NS"`},
-		{"bad port name", func(c *Config) { c.PortName = "Foundation_Port" }, `Config.PortName (port_name) "Foundation_Port"`},
-		{"long port name", func(c *Config) { c.PortName = "foundation-members" }, `port_name`},
+		{"no selector", func(c *Config) { c.LabelSelector = "" }, "Config.LabelSelector is empty"},
+		{"blank selector", func(c *Config) { c.LabelSelector = "  " }, "Config.LabelSelector is empty"},
+		{"bad selector", func(c *Config) { c.LabelSelector = "app in (shop" }, `Config.LabelSelector "app in (shop"`},
+		{"bad namespace", func(c *Config) { c.Namespace = "Shop_NS" }, `Config.Namespace "Shop_NS"`},
+		{"bad port name", func(c *Config) { c.PortName = "Foundation_Port" }, `Config.PortName "Foundation_Port"`},
+		{"long port name", func(c *Config) { c.PortName = "foundation-members" }, `Config.PortName "foundation-members"`},
 		{"negative resync", func(c *Config) { c.ResyncPeriod = -time.Second }, "Config.ResyncPeriod"},
 		{"short resync", func(c *Config) { c.ResyncPeriod = time.Millisecond }, "Config.ResyncPeriod 1ms: want 0 (no resync) or at least 1s"},
 		{"tiny retry", func(c *Config) { c.RetryMin = time.Microsecond }, "Config.RetryMin"},
@@ -86,7 +86,7 @@ func TestResolve(t *testing.T) {
 	}
 	delete(env, EnvPodNamespace)
 	_, err = base.resolve(missing, getenv, host)
-	if !errors.Is(err, provider.ErrInvalidConfig) || !strings.Contains(err.Error(), "Config.Namespace (namespace) is empty") {
+	if !errors.Is(err, provider.ErrInvalidConfig) || !strings.Contains(err.Error(), "Config.Namespace is empty") {
 		t.Errorf("no namespace anywhere: %v; want ErrInvalidConfig naming Config.Namespace", err)
 	}
 	// The namespace is checked once resolved.

@@ -70,8 +70,8 @@ func ExampleConfig_Validate() {
 	fmt.Println(k8s.Config{Client: cs, LabelSelector: "app=shop", PortName: "Foundation"}.Validate())
 	fmt.Println(k8s.Config{Client: cs, LabelSelector: "app=shop", PortName: "foundation"}.Validate())
 	// Output:
-	// provider: invalid configuration: k8s: Config.LabelSelector (label_selector) is empty: want a label selector such as "app.kubernetes.io/part-of=foundation" (an empty one would select every pod)
-	// provider: invalid configuration: k8s: Config.LabelSelector (label_selector) "app in (shop": want kubectl selector syntax: unable to parse requirement: found '', expected: ',' or ')'
-	// provider: invalid configuration: k8s: Config.PortName (port_name) "Foundation": want at most 15 lower-case letters, digits and '-', with a letter: must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)
+	// provider: invalid configuration: k8s: Config.LabelSelector is empty: want a label selector such as "app.kubernetes.io/part-of=foundation" (an empty one would select every pod)
+	// provider: invalid configuration: k8s: Config.LabelSelector "app in (shop": want kubectl selector syntax: unable to parse requirement: found '', expected: ',' or ')'
+	// provider: invalid configuration: k8s: Config.PortName "Foundation": want at most 15 lower-case letters, digits and '-', with a letter: must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)
 	// <nil>
 }

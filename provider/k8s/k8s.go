@@ -75,7 +75,7 @@ func New(cfg Config) (*Provider, error) {
 	}
 	sel, err := labels.Parse(cfg.LabelSelector)
 	if err != nil { // Validate parsed it already
-		return nil, fmt.Errorf("%w: k8s: Config.LabelSelector (label_selector): %v", provider.ErrInvalidConfig, err)
+		return nil, fmt.Errorf("%w: k8s: Config.LabelSelector: %v", provider.ErrInvalidConfig, err)
 	}
 	return &Provider{cfg: cfg, log: cfg.Logger, sel: sel, server: apiServer(cfg.Client)}, nil
 }

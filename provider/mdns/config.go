@@ -1,6 +1,7 @@
 package mdns
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -40,29 +41,31 @@ const (
 // Config configures a Provider. The zero value is the default configuration:
 // service _foundation._tcp in domain local., on every up, multicast-capable
 // interface, announced every second, peers expired after three seconds of
-// silence, unsigned, not logged. New copies it; later changes to the
-// caller's Config (or its slices) do not affect the Provider.
+// silence, unsigned, not logged. The fields with a YAML key are the "mdns"
+// section of cluster.Config; the others (yaml:"-") are set in code. New
+// copies it; later changes to the caller's Config (or its slices) do not
+// affect the Provider.
 type Config struct {
 	// Service is the DNS-SD service type announced and browsed: "_name._tcp"
 	// or "_name._udp", the name 1..15 letters, digits or hyphens. Members
 	// with different services do not see each other. Default
 	// DefaultService.
-	Service string
+	Service string `yaml:"service,omitempty"`
 	// Domain is the domain the service lives in, a DNS name other than the
 	// root. Default DefaultDomain ("local.").
-	Domain string
+	Domain string `yaml:"domain,omitempty"`
 	// Interfaces names the network interfaces to announce and listen on.
 	// Each must exist, be up and support multicast when Start runs (for
 	// "lo": ip link set lo multicast on). Packets arriving on other
 	// interfaces are ignored. Default (empty): every interface that is up
 	// and supports multicast.
-	Interfaces []string
+	Interfaces []string `yaml:"interfaces,omitempty"`
 	// AnnounceInterval is how often this member multicasts its
 	// announcement, in MinAnnounceInterval..MaxAnnounceInterval. The
 	// provider also answers a peer's query (sent when the peer starts) at
 	// once, unless it announced within the last quarter interval. Default
 	// DefaultAnnounceInterval (1s).
-	AnnounceInterval time.Duration
+	AnnounceInterval time.Duration `yaml:"announce_interval,omitempty"`
 	// ExpireAfter is how long a peer stays in the member set after it was
 	// last heard: from 2×AnnounceInterval to MaxExpireAfter. A peer is
 	// dropped between ExpireAfter and ExpireAfter+AnnounceInterval after its
@@ -70,15 +73,15 @@ type Config struct {
 	// the TTL, rounded up to whole seconds, of the records announced.
 	// Default DefaultExpireFactor×AnnounceInterval (3s with the default
 	// interval).
-	ExpireAfter time.Duration
+	ExpireAfter time.Duration `yaml:"expire_after,omitempty"`
 	// Secret, when not empty, signs this member's announcements
 	// (provider.Sign, TXT auth=) and admits only announcements and goodbyes
 	// that provider.Verify accepts under it; the first announcement dropped
 	// from each member is logged at warn level. Default (empty):
 	// announcements are neither signed nor checked.
-	Secret []byte
+	Secret []byte `yaml:"-"`
 	// Logger receives the provider's logs. Default (nil): no logging.
-	Logger *zap.Logger
+	Logger *zap.Logger `yaml:"-"`
 }
 
 // withDefaults returns a copy of c with every zero field set to its default
@@ -104,41 +107,46 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate reports the first field of c, with its defaults applied, that is
-// out of range, naming the field and what is allowed. The error wraps
-// provider.ErrInvalidConfig. Validate does not change c. Whether the
-// interfaces exist is checked by Start, when they are used.
+// Validate reports every field of c, with its defaults applied, that is out
+// of range, each as a *provider.FieldError naming the field and what is
+// allowed, joined with errors.Join; they wrap provider.ErrInvalidConfig.
+// Validate does not change c. Whether the interfaces exist is checked by
+// Start, when they are used.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: mdns: "+format, append([]any{provider.ErrInvalidConfig}, args...)...)
+	var errs []error
+	bad := func(field, key, format string, args ...any) {
+		errs = append(errs, &provider.FieldError{Provider: "mdns", Field: field, Key: key, Problem: fmt.Sprintf(format, args...)})
 	}
-	if !validService(c.Service) {
-		return bad(`Config.Service %q: want "_name._tcp" or "_name._udp", the name 1..15 letters, digits or hyphens`, c.Service)
+	serviceOK := validService(c.Service)
+	if !serviceOK {
+		bad("Service", "service", `%q: want "_name._tcp" or "_name._udp", the name 1..15 letters, digits or hyphens`, c.Service)
 	}
+	domainOK := true
 	if _, ok := dns.IsDomainName(c.Domain); !ok || strings.Trim(c.Domain, ".") == "" || strings.ContainsAny(c.Domain, `\ `) {
-		return bad(`Config.Domain %q: want a DNS name such as "local."`, c.Domain)
+		domainOK = false
+		bad("Domain", "domain", `%q: want a DNS name such as "local."`, c.Domain)
 	}
-	if _, ok := dns.IsDomainName(strings.TrimSuffix(c.Service, ".") + "." + c.Domain); !ok {
-		return bad("Config.Service %q with Config.Domain %q: the service name is longer than DNS allows", c.Service, c.Domain)
+	if _, ok := dns.IsDomainName(strings.TrimSuffix(c.Service, ".") + "." + c.Domain); serviceOK && domainOK && !ok {
+		bad("Service", "service", "%q with Config.Domain %q: the service name is longer than DNS allows", c.Service, c.Domain)
 	}
 	seen := make(map[string]bool, len(c.Interfaces))
 	for i, name := range c.Interfaces {
-		if name == "" {
-			return bad("Config.Interfaces[%d] is empty: want an interface name such as \"eth0\"", i)
-		}
-		if seen[name] {
-			return bad("Config.Interfaces[%d] %q is listed twice", i, name)
+		field, key := fmt.Sprintf("Interfaces[%d]", i), fmt.Sprintf("interfaces[%d]", i)
+		switch {
+		case name == "":
+			bad(field, key, "is empty: want an interface name such as \"eth0\"")
+		case seen[name]:
+			bad(field, key, "%q is listed twice", name)
 		}
 		seen[name] = true
 	}
 	if c.AnnounceInterval < MinAnnounceInterval || c.AnnounceInterval > MaxAnnounceInterval {
-		return bad("Config.AnnounceInterval %v: want %v..%v (zero: %v)", c.AnnounceInterval, MinAnnounceInterval, MaxAnnounceInterval, DefaultAnnounceInterval)
+		bad("AnnounceInterval", "announce_interval", "%v: want %v..%v (zero: %v)", c.AnnounceInterval, MinAnnounceInterval, MaxAnnounceInterval, DefaultAnnounceInterval)
+	} else if c.ExpireAfter < 2*c.AnnounceInterval || c.ExpireAfter > MaxExpireAfter {
+		bad("ExpireAfter", "expire_after", "%v: want 2×AnnounceInterval (%v)..%v (zero: %d×AnnounceInterval)", c.ExpireAfter, 2*c.AnnounceInterval, MaxExpireAfter, DefaultExpireFactor)
 	}
-	if c.ExpireAfter < 2*c.AnnounceInterval || c.ExpireAfter > MaxExpireAfter {
-		return bad("Config.ExpireAfter %v: want 2×AnnounceInterval (%v)..%v (zero: %d×AnnounceInterval)", c.ExpireAfter, 2*c.AnnounceInterval, MaxExpireAfter, DefaultExpireFactor)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // validService reports whether s (one trailing dot allowed) is
