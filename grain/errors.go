@@ -12,7 +12,8 @@ var (
 	// hosted by the caller).
 	ErrNoMemberForKind = errors.New("grain: no member hosts the kind")
 	// ErrTimeout: the call's deadline passed (it also matches
-	// context.DeadlineExceeded).
+	// context.DeadlineExceeded). A call whose context is canceled returns
+	// an error matching context.Canceled instead, never ErrTimeout.
 	ErrTimeout = errors.New("grain: call timed out")
 	// ErrActivationFailed: OnActivate returned an error, which is wrapped
 	// (locally) or quoted (from another member).
