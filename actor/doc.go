@@ -47,6 +47,12 @@
 // Down with the reason, or NoProc at once when the target was already dead;
 // Demonitor guarantees no Down arrives afterwards.
 //
+// System.Wait blocks until a process has finished (its Terminate included);
+// System.WatchExit starts such a wait without blocking, so that it can be set
+// up before the process is asked to stop and awaited from inside a handler
+// (a supervisor stopping its child does this). Neither puts anything in the
+// watched process's mailbox.
+//
 // Register, Whereis and Unregister name processes; Join, Leave and Members
 // keep local process groups. Names and memberships disappear with their
 // process.
