@@ -2,6 +2,7 @@ package actor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"reflect"
@@ -264,8 +265,10 @@ func (s *System) call(ctx context.Context, pid *PID, req any) (any, error) {
 	return m, nil
 }
 
+// ctxErr is the error of a call whose ctx ended: ErrTimeout for a deadline,
+// ErrCanceled for a cancellation, each also matching ctx's own error.
 func ctxErr(pid *PID, err error) error {
-	if err == context.DeadlineExceeded {
+	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%w: call to %s: %w", ErrTimeout, PIDString(pid), err)
 	}
 	return fmt.Errorf("%w: call to %s: %w", ErrCanceled, PIDString(pid), err)

@@ -15,6 +15,12 @@ import (
 //
 // Workers are owned by the System: idle ones beyond maxIdle are retired once
 // per trim interval, and all of them exit on close.
+//
+// Starting a worker and closing share mu: a worker is counted in wg under mu
+// only while the dispatcher is open, and close marks it closed under mu
+// before it waits. So close's Wait never runs concurrently with an Add from
+// zero, and no worker starts after close has begun. Handing work to a parked
+// worker, the hot path, takes no lock.
 type dispatcher struct {
 	work       chan func()
 	quit       chan struct{}
@@ -22,8 +28,9 @@ type dispatcher struct {
 	idle       atomic.Int32
 	throughput int
 	maxIdle    int32
-	closed     atomic.Bool
-	closeOnce  sync.Once
+
+	mu     sync.Mutex // guards closed and orders wg.Add before close's Wait
+	closed bool
 }
 
 const dispatcherTrimEvery = time.Second
@@ -47,12 +54,15 @@ func (d *dispatcher) Schedule(fn func()) {
 		return
 	default:
 	}
-	if d.closed.Load() {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
 		// After close nothing of ours runs; keep engine internals working.
 		go fn()
 		return
 	}
 	d.wg.Add(1)
+	d.mu.Unlock()
 	go d.worker(fn)
 }
 
@@ -101,10 +111,12 @@ func (d *dispatcher) trim() {
 // a handler cannot be interrupted); mailboxes still scheduled afterwards run
 // on plain goroutines.
 func (d *dispatcher) close(ctx context.Context) error {
-	d.closeOnce.Do(func() {
-		d.closed.Store(true)
+	d.mu.Lock()
+	if !d.closed {
+		d.closed = true
 		close(d.quit)
-	})
+	}
+	d.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
 		d.wg.Wait()

@@ -47,6 +47,21 @@
 // Down with the reason, or NoProc at once when the target was already dead;
 // Demonitor guarantees no Down arrives afterwards.
 //
+// Links, monitors, exit signals (Exit, ExitFrom, Kill), names and groups are
+// local to one member: unlike Erlang's, they do not cross members, and there
+// is no noconnection reason. Given the PID of a process on another member,
+// Link, Monitor, Exit, ExitFrom, Kill, Register, Join and the WithLink spawn
+// option return ErrNotLocal at once and set nothing up, so nothing waits for
+// a Down or an Exit that would never come. To follow a process on another
+// member, call it (a dead one answers ErrNoProcess, an unreachable one times
+// out) or watch membership (cluster.Membership.Subscribe).
+//
+// System.Wait blocks until a process has finished (its Terminate included);
+// System.WatchExit starts such a wait without blocking, so that it can be set
+// up before the process is asked to stop and awaited from inside a handler
+// (a supervisor stopping its child does this). Neither puts anything in the
+// watched process's mailbox.
+//
 // Register, Whereis and Unregister name processes; Join, Leave and Members
 // keep local process groups. Names and memberships disappear with their
 // process.

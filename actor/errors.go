@@ -35,6 +35,11 @@ var (
 	// ErrRemote: the callee returned an error from another member; the
 	// message carries the remote error's text.
 	ErrRemote = errors.New("actor: remote error")
+	// ErrNotLocal: Link, Monitor, Kill, Exit, ExitFrom, Register, Join or
+	// WithLink was given the PID of a process on another member. Links,
+	// monitors, names and groups are local to one System; the error is
+	// returned at once, nothing is set up.
+	ErrNotLocal = errors.New("actor: process is on another member")
 	// ErrListen: Start could not listen on the WithRemote address (in use,
 	// not an address of this host); the cause is wrapped too.
 	ErrListen = errors.New("actor: cannot listen")

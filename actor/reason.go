@@ -12,7 +12,6 @@ const (
 	kindShutdown
 	kindKilled
 	kindNoProc
-	kindNoConnection
 	kindError
 )
 
@@ -33,8 +32,6 @@ var (
 	Killed = Reason{kind: kindKilled}
 	// NoProc: the process did not exist when it was linked or monitored.
 	NoProc = Reason{kind: kindNoProc}
-	// NoConnection: the member hosting a remote process became unreachable.
-	NoConnection = Reason{kind: kindNoConnection}
 )
 
 // ErrorReason is an abnormal exit caused by err (a panic, a failed Init, an
@@ -60,8 +57,7 @@ func (r Reason) Err() error { return r.err }
 // when their errors are equal.
 func (r Reason) Equal(o Reason) bool { return r.kind == o.kind && r.err == o.err }
 
-// String is "normal", "shutdown", "killed", "noproc", "noconnection" or
-// "error: <cause>".
+// String is "normal", "shutdown", "killed", "noproc" or "error: <cause>".
 func (r Reason) String() string {
 	switch r.kind {
 	case kindNormal:
@@ -72,8 +68,6 @@ func (r Reason) String() string {
 		return "killed"
 	case kindNoProc:
 		return "noproc"
-	case kindNoConnection:
-		return "noconnection"
 	default:
 		return fmt.Sprintf("error: %v", r.err)
 	}

@@ -132,3 +132,71 @@ func TestNoAllocationWithoutHeaders(t *testing.T) {
 type silent struct{ actor.ServerBase }
 
 func (silent) HandleCall(actor.Process, any) (any, error) { return 1, nil }
+
+// TestRemotePIDIsNotLocal: links, monitors, exit signals, names and groups
+// are local to one member. Given a PID of another member each returns
+// ErrNotLocal at once, and sets nothing up.
+func TestRemotePIDIsNotLocal(t *testing.T) {
+	a := start(t, actor.WithRemote("127.0.0.1:0"))
+	b := start(t, actor.WithRemote("127.0.0.1:0"))
+	far, err := b.Spawn(newRecorder(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	near := newRecorder(true)
+	pid, err := a.Spawn(near)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// From inside a handler, as a process would: the handler replies with
+	// the error, which the Call returns.
+	inHandler := func(f func(p actor.Process) error) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err := actor.Call[any](ctx, a, pid, func(p actor.Process) (any, error) {
+			if err := f(p); err != nil {
+				return nil, err
+			}
+			return "linked", nil
+		})
+		return err
+	}
+	t0 := time.Now()
+	for what, err := range map[string]error{
+		"Link":            a.Link(pid, far),
+		"Link reversed":   a.Link(far, pid),
+		"Monitor":         func() error { _, err := a.Monitor(pid, far); return err }(),
+		"Exit":            a.Exit(far, actor.Shutdown),
+		"ExitFrom":        a.ExitFrom(pid, far, actor.Shutdown),
+		"Kill":            a.Kill(far),
+		"Register":        a.Register("far", far),
+		"Join":            a.Join("g", far),
+		"Spawn WithLink":  func() error { _, err := a.Spawn(newRecorder(false), actor.WithLink(far)); return err }(),
+		"Process.Link":    inHandler(func(p actor.Process) error { return p.Link(far) }),
+		"Process.Monitor": inHandler(func(p actor.Process) error { _, err := p.Monitor(far); return err }),
+	} {
+		if !errors.Is(err, actor.ErrNotLocal) {
+			t.Errorf("%s with a PID of another member = %v, want ErrNotLocal", what, err)
+		}
+	}
+	if d := time.Since(t0); d > 2*time.Second {
+		t.Errorf("refusing took %v; want at once", d)
+	}
+	if a.Whereis("far") != nil || len(a.Members("g")) != 0 {
+		t.Error("a refused Register or Join left a name or a member behind")
+	}
+	// The remote process was not touched, and nothing reached the local one.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if got, err := actor.Call[string](ctx, b, far, "still"); err != nil || got != "echo:still" {
+		t.Fatalf("remote process after refused signals: %q %v", got, err)
+	}
+	if m := near.messages(); len(m) != 0 {
+		t.Fatalf("local process received %v", m)
+	}
+	// Without remoting a foreign address is not local either.
+	c := start(t)
+	if err := c.Link(pid, &actor.PID{Address: "10.0.0.1:4000", Id: "x"}); !errors.Is(err, actor.ErrNotLocal) {
+		t.Fatalf("Link to a foreign address without remoting = %v, want ErrNotLocal", err)
+	}
+}

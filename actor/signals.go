@@ -65,7 +65,8 @@ func (s *System) checkLocal(what string, pid *PID) error {
 		return err
 	}
 	if !s.isLocal(pid) {
-		return fmt.Errorf("%w: %s: %s is on another member; links and monitors are local to one system", ErrInvalid, what, PIDString(pid))
+		return fmt.Errorf("%w: %s: %s is not a process of this system (%s); links, monitors, exit signals, names and groups are local to one member",
+			ErrNotLocal, what, PIDString(pid), s.as.Address())
 	}
 	return nil
 }
@@ -73,7 +74,8 @@ func (s *System) checkLocal(what string, pid *PID) error {
 // Link links a and b, two local processes: when either exits abnormally the
 // other receives an exit signal (see Exit and TrapExit). A link to a dead
 // process returns ErrNoProcess, and a process that traps exits also receives
-// Exit{Reason: NoProc}. Linking twice is one link.
+// Exit{Reason: NoProc}. Linking twice is one link. A PID of another member
+// is ErrNotLocal.
 func (s *System) Link(a, b *PID) error { return s.link(a, b, true) }
 
 // link is Link; notify false sends no NoProc exit to a for a dead b (a
@@ -125,7 +127,8 @@ func (s *System) Unlink(a, b *PID) {
 
 // Monitor makes watcher receive exactly one Down when target exits. If target
 // is already dead the Down (reason NoProc) is sent at once. Both must be
-// local; watcher must be a process spawned by this System.
+// local (a PID of another member is ErrNotLocal); watcher must be a process
+// spawned by this System.
 func (s *System) Monitor(watcher, target *PID) (MonitorRef, error) {
 	if err := s.checkLocal("Monitor", watcher); err != nil {
 		return MonitorRef{}, err

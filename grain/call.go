@@ -59,7 +59,9 @@ func (r Ref[R]) Identity() string { return r.id }
 // (or Config.CallTimeout when ctx has no deadline) ends. Messages and
 // replies that cross members must be protobuf messages. Headers attached
 // to ctx with actor.WithHeaders reach the grain (Context.Header), on this
-// member or another.
+// member or another. When ctx's deadline passes the error is ErrTimeout
+// (and context.DeadlineExceeded); when ctx is canceled it matches
+// context.Canceled, never ErrTimeout.
 func (r Ref[R]) Call(ctx context.Context, req any) (R, error) {
 	var zero R
 	if r.err != nil {
@@ -137,12 +139,23 @@ func (h *Host) call(ctx context.Context, k *kindState, id string, req any) (any,
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("%w: %s/%s: %w (last: %v)", ErrTimeout, k.def.Name, id, ctx.Err(), err)
+			return nil, ctxDone(ctx, k, id, err)
 		}
 		if backoff *= 2; backoff > h.cfg.RetryMax {
 			backoff = h.cfg.RetryMax
 		}
 	}
+}
+
+// ctxDone is the error of a call whose ctx ended while it waited to retry
+// after last: ErrTimeout for a deadline, context.Canceled (never ErrTimeout)
+// for a cancellation.
+func ctxDone(ctx context.Context, k *kindState, id string, last error) error {
+	err := ctx.Err()
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %s/%s: %w (last: %v)", ErrTimeout, k.def.Name, id, err, last)
+	}
+	return fmt.Errorf("grain: call to %s/%s canceled: %w (last: %v)", k.def.Name, id, err, last)
 }
 
 func callErr(ctx context.Context, err error) error {

@@ -35,7 +35,8 @@ var (
 	ErrNoMemberForKind = errors.New("grain: no member hosts the kind")
 	// ErrTimeout: the call's deadline passed (it also matches
 	// context.DeadlineExceeded). When the request had been sent, the error
-	// also matches ErrOutcomeUnknown.
+	// also matches ErrOutcomeUnknown. A call whose context is canceled
+	// returns an error matching context.Canceled instead, never ErrTimeout.
 	ErrTimeout = errors.New("grain: call timed out")
 	// ErrOutcomeUnknown: the request was sent but no answer came (the
 	// connection to the grain's member was lost, or the deadline passed):

@@ -247,9 +247,13 @@ func stop(ctx context.Context, sys *actor.System, pid *actor.PID) error {
 	if sys == nil || pid == nil || sys.ProtoActor() == nil {
 		return nil
 	}
-	w := newWaiter(sys)
-	defer w.close()
-	done := w.watch(pid)
+	// Watch before the signal, so that Stop returns only after the
+	// supervisor's Terminate has finished.
+	w, err := sys.WatchExit(pid)
+	if err != nil {
+		return fmt.Errorf("supervision: stop %s: %w", pid, err)
+	}
+	defer w.Close()
 	if err := sys.Exit(pid, actor.Shutdown); err != nil {
 		switch {
 		case errors.Is(err, actor.ErrNoProcess):
@@ -260,7 +264,7 @@ func stop(ctx context.Context, sys *actor.System, pid *actor.PID) error {
 		// The system is stopping, and stops the supervisor: wait for it.
 	}
 	select {
-	case <-done:
+	case <-w.Done():
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("supervision: stop %s: %w", pid, ctx.Err())

@@ -59,9 +59,13 @@
 //
 // # Events
 //
-// Every supervisor publishes ChildStarted, ChildRestarted, ChildTerminated,
-// ChildStartFailed and IntensityExceeded on the system's event stream and
-// logs them with the system's logger: DEBUG for starts and orderly stops,
-// INFO for crashes and restarts, WARN for failed starts and exceeded
-// intensity. Nothing is logged at ERROR.
+// Every supervisor emits ChildStarted, ChildRestarted, ChildTerminated,
+// ChildStartFailed and IntensityExceeded and logs them with the system's
+// logger: DEBUG for starts and orderly stops, INFO for crashes and restarts,
+// WARN for failed starts and exceeded intensity. Nothing is logged at ERROR.
+//
+// Subscribe receives the events of every supervisor of a system on a
+// buffered channel. A supervisor never waits for a subscriber, so a slow or
+// stuck reader cannot delay a restart: an event that finds the buffer full
+// is dropped for that subscription and counted (Subscription.Dropped).
 package supervision

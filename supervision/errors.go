@@ -9,8 +9,9 @@ import (
 // actually returned wrap these with the child, field or PID concerned. Calls
 // to a supervisor that has exited return actor.ErrNoProcess.
 var (
-	// ErrInvalidSpec: a Spec, DynamicSpec or ChildSpec is malformed. The
-	// message names the field and what is allowed.
+	// ErrInvalidSpec: a Spec, DynamicSpec or ChildSpec is malformed, or an
+	// argument is (a nil system, a negative Subscribe buffer). The message
+	// names the field and what is allowed.
 	ErrInvalidSpec = errors.New("supervision: invalid spec")
 	// ErrStartFailed: a child failed to start (its StartFunc returned an
 	// error or panicked). The error is a *StartError naming the child and

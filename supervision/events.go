@@ -1,25 +1,20 @@
 package supervision
 
 import (
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/asynkron/protoactor-go/eventstream"
 	"go.uber.org/zap"
 
 	"github.com/foundation-go/foundation/actor"
 )
 
-// Event is a supervisor event. Every supervisor publishes its events, as
-// these typed values, on its system's event stream
-// (sys.ProtoActor().EventStream) and logs them with the system's logger.
-// Subscribe with a predicate to receive only these:
-//
-//	sub := sys.ProtoActor().EventStream.SubscribeWithPredicate(
-//		func(m any) { ... m.(supervision.Event) ... },
-//		func(m any) bool { _, ok := m.(supervision.Event); return ok })
-//
-// The event stream calls subscribers synchronously on the supervisor's
-// goroutine: a subscriber must return quickly and must not call the
-// supervisor.
+// Event is a supervisor event. Every supervisor logs its events with the
+// system's logger and delivers them to the Subscriptions of its system
+// (Subscribe), without ever waiting for a subscriber.
 type Event interface {
 	// SupervisorPID is the supervisor the event is about.
 	SupervisorPID() *actor.PID
@@ -94,9 +89,96 @@ func (ChildTerminated) event()   {}
 func (ChildStartFailed) event()  {}
 func (IntensityExceeded) event() {}
 
-// emit publishes ev on the event stream and logs it.
+// defaultEventBuffer is a Subscription's buffer when Subscribe is given 0:
+// room for a burst of restarts (a one_for_all restart of 100 children is
+// 200 events) while the reader catches up.
+const defaultEventBuffer = 256
+
+// Subscription receives the events of every supervisor of one actor system,
+// in order per supervisor, through a buffered channel. Supervisors never
+// wait for a subscriber: an event that finds the buffer full is dropped for
+// this subscription (others still get it) and counted by Dropped, as
+// hashicorp/raft's observers do. Make one with Subscribe and Close it when
+// done. It is safe for concurrent use.
+type Subscription struct {
+	es  *eventstream.EventStream
+	sub *eventstream.Subscription
+	c   chan Event
+
+	// mu is held for reading while an event is offered (a non-blocking
+	// send) and for writing by Close, which closes c: the engine's event
+	// stream may still call a subscription that is being removed.
+	mu      sync.RWMutex
+	closed  bool
+	dropped atomic.Uint64
+}
+
+// published is how a supervisor puts an event on the engine's event stream:
+// a private type, so that only Subscriptions, which never block, receive
+// it.
+type published struct{ ev Event }
+
+// Subscribe subscribes to the events of every supervisor of sys, present
+// and future. buffer is how many events may wait in C for the reader;
+// 0 means 256. It is ErrInvalidSpec for a nil sys or a negative buffer and
+// actor.ErrStopped before sys has started.
+func Subscribe(sys *actor.System, buffer int) (*Subscription, error) {
+	if sys == nil {
+		return nil, fmt.Errorf("%w: Subscribe: the actor system is nil", ErrInvalidSpec)
+	}
+	if buffer < 0 {
+		return nil, fmt.Errorf("%w: Subscribe: buffer %d must be >= 0 (0 means %d)", ErrInvalidSpec, buffer, defaultEventBuffer)
+	}
+	as := sys.ProtoActor()
+	if as == nil {
+		return nil, fmt.Errorf("%w: Subscribe: the actor system is not started", actor.ErrStopped)
+	}
+	if buffer == 0 {
+		buffer = defaultEventBuffer
+	}
+	s := &Subscription{es: as.EventStream, c: make(chan Event, buffer)}
+	s.sub = as.EventStream.SubscribeWithPredicate(s.offer, func(m any) bool { _, ok := m.(published); return ok })
+	return s, nil
+}
+
+// offer runs on the publishing supervisor's goroutine: it never blocks.
+func (s *Subscription) offer(m any) {
+	ev := m.(published).ev
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return
+	}
+	select {
+	case s.c <- ev:
+	default:
+		s.dropped.Add(1)
+	}
+}
+
+// C is the channel the events arrive on. Close closes it.
+func (s *Subscription) C() <-chan Event { return s.c }
+
+// Dropped is how many events this subscription lost because its buffer was
+// full.
+func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
+
+// Close ends the subscription and closes C; events still buffered can be
+// read. It is idempotent.
+func (s *Subscription) Close() {
+	s.es.Unsubscribe(s.sub)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		close(s.c)
+	}
+}
+
+// emit delivers ev to the system's Subscriptions, without waiting for any,
+// and logs it.
 func (s *server) emit(ev Event) {
-	s.sys.ProtoActor().EventStream.Publish(ev)
+	s.sys.ProtoActor().EventStream.Publish(published{ev})
 	switch e := ev.(type) {
 	case ChildStarted:
 		if ce := s.log.Check(zap.DebugLevel, "child started"); ce != nil {

@@ -38,19 +38,10 @@ func Example() {
 	_ = sys.Start(ctx)
 	defer sys.Stop(ctx)
 
-	// Supervision events arrive on the system's event stream. Subscribers
-	// run on the supervisor's goroutine: never block in one.
-	restarts := make(chan supervision.ChildRestarted, 8)
-	es := sys.ProtoActor().EventStream
-	sub := es.Subscribe(func(m any) {
-		if r, ok := m.(supervision.ChildRestarted); ok {
-			select {
-			case restarts <- r:
-			default:
-			}
-		}
-	})
-	defer es.Unsubscribe(sub)
+	// Supervision events arrive on a Subscription. Supervisors never wait
+	// for it: when its buffer is full an event is dropped and counted.
+	events, _ := supervision.Subscribe(sys, 64)
+	defer events.Close()
 
 	root, err := supervision.Start(ctx, sys, supervision.Spec{
 		Strategy:    supervision.OneForOne,
@@ -81,9 +72,11 @@ func Example() {
 	// The pool crashes: rest_for_one restarts it and the cache after it.
 	storage := supervision.SupervisorAt(sys, find(ctx, root, "storage"))
 	sys.Tell(find(ctx, storage, "pool"), "crash")
-	for range 2 {
-		r := <-restarts
-		fmt.Printf("restarted %s (cause %s: %v)\n", r.ID, r.Cause, r.Reason)
+	for n := 0; n < 2; {
+		if r, ok := (<-events.C()).(supervision.ChildRestarted); ok {
+			fmt.Printf("restarted %s (cause %s: %v)\n", r.ID, r.Cause, r.Reason)
+			n++
+		}
 	}
 
 	// Children stop in reverse order, subtrees first.

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/asynkron/protoactor-go/eventstream"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -178,28 +177,50 @@ func ids(cs []supervision.ChildInfo) []string {
 	return out
 }
 
-// events collects the supervision events published on sys's event stream.
+// events collects the supervision events of sys through a Subscription
+// with room for every event a test makes; it fails the test if it dropped
+// one.
 type events struct {
+	sub *supervision.Subscription
 	mu  sync.Mutex
 	all []supervision.Event
 }
 
 func collect(t *testing.T, sys *actor.System) *events {
-	e := &events{}
-	es := sys.ProtoActor().EventStream
-	var sub *eventstream.Subscription = es.SubscribeWithPredicate(func(m any) {
-		e.mu.Lock()
-		e.all = append(e.all, m.(supervision.Event))
-		e.mu.Unlock()
-	}, func(m any) bool { _, ok := m.(supervision.Event); return ok })
-	t.Cleanup(func() { es.Unsubscribe(sub) })
-	return e
+	t.Helper()
+	sub, err := supervision.Subscribe(sys, 1<<16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sub.Close()
+		if n := sub.Dropped(); n > 0 {
+			t.Errorf("the test's event subscription dropped %d events", n)
+		}
+	})
+	return &events{sub: sub}
+}
+
+// drain moves the events waiting in the subscription to all; e.mu is held.
+func (e *events) drain() {
+	for {
+		select {
+		case ev, ok := <-e.sub.C():
+			if !ok {
+				return
+			}
+			e.all = append(e.all, ev)
+		default:
+			return
+		}
+	}
 }
 
 // count counts the events matching f.
 func (e *events) count(f func(supervision.Event) bool) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.drain()
 	n := 0
 	for _, ev := range e.all {
 		if f(ev) {
@@ -212,6 +233,7 @@ func (e *events) count(f func(supervision.Event) bool) int {
 func (e *events) snapshot() []supervision.Event {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.drain()
 	return slices.Clone(e.all)
 }
 

@@ -80,7 +80,6 @@ type server struct {
 	self  *actor.PID
 	log   *zap.Logger
 	clock actor.Clock
-	wait  *waiter
 
 	kids  []*child            // static, in start order
 	byID  map[string]*child   // static
@@ -143,7 +142,6 @@ func spawnServer(sys *actor.System, srv *server, parent *actor.PID) (*actor.PID,
 func (s *server) Init(p actor.Process) error {
 	s.self, s.log, s.clock = p.Self(), p.Logger(), p.Clock()
 	p.TrapExit(true)
-	s.wait = newWaiter(s.sys)
 	s.byPID = make(map[string]*child)
 	s.later = make(map[uint64]*delayed)
 	if s.pol.dynamic {
@@ -166,7 +164,6 @@ func (s *server) Init(p actor.Process) error {
 			s.emit(ChildStartFailed{Supervisor: s.self, ID: cs.ID, Err: err})
 			s.done = true
 			s.terminateAll()
-			s.wait.close()
 			return &StartError{ID: cs.ID, Err: err}
 		}
 		s.kids = append(s.kids, c)
@@ -275,14 +272,11 @@ func (s *server) shutdown(p actor.Process, reason actor.Reason) {
 // Terminate stops the children that are still running: the supervisor was
 // stopped by the engine (actor.System.Stop) or crashed.
 func (s *server) Terminate(_ actor.Process, _ actor.Reason) {
-	if s.wait == nil {
-		return
+	if s.byPID == nil || s.done {
+		return // Init did not run, or the children are already stopped
 	}
-	if !s.done {
-		s.done = true
-		s.terminateAll()
-	}
-	s.wait.close()
+	s.done = true
+	s.terminateAll()
 }
 
 func (s *server) childExited(p actor.Process, c *child, reason actor.Reason) {
@@ -428,9 +422,15 @@ func (s *server) terminate(c *child) {
 // stopChild asks pid to stop with exit signal shutdown, waits up to timeout
 // and kills it if it has not stopped. It returns the reason it was stopped
 // with. The link is removed first, so the child's exit sends no Exit.
+//
+// OTP's supervisor:shutdown/2 waits with a monitor and a receive with
+// timeout; a Foundation Monitor would deliver its Down to this supervisor's
+// mailbox, which is busy with the very message waiting. An actor.ExitWatch
+// costs the mailbox nothing.
 func (s *server) stopChild(pid *actor.PID, timeout time.Duration) actor.Reason {
 	s.sys.Unlink(s.self, pid)
-	done := s.wait.watch(pid) // before the signal: the child is not yet stopping
+	done, release := s.watch(pid) // before the signal: the child is not yet stopping
+	defer release()
 	if timeout == BrutalKill {
 		return s.kill(pid, done)
 	}
@@ -453,7 +453,6 @@ func (s *server) kill(pid *actor.PID, done <-chan struct{}) actor.Reason {
 	select {
 	case <-done:
 	case <-t.C:
-		s.wait.forget(pid)
 		s.log.Warn("killed child did not finish (stuck in a handler); going on without waiting for it",
 			zap.Stringer("child_pid", pid), zap.Duration("waited", killWait))
 	}
@@ -500,6 +499,7 @@ func (s *server) terminateAll() {
 		c       *child
 		pid     *actor.PID
 		done    <-chan struct{}
+		release func()
 		timeout time.Duration
 	}
 	kids := s.dynamicKids()
@@ -513,7 +513,8 @@ func (s *server) terminateAll() {
 		delete(s.byPID, pid.Id)
 		c.pid = nil
 		s.sys.Unlink(s.self, pid)
-		st := stopping{c: c, pid: pid, done: s.wait.watch(pid), timeout: c.spec.shutdown()}
+		st := stopping{c: c, pid: pid, timeout: c.spec.shutdown()}
+		st.done, st.release = s.watch(pid)
 		if st.timeout == BrutalKill {
 			_ = s.sys.Kill(pid)
 		} else {
@@ -524,16 +525,34 @@ func (s *server) terminateAll() {
 	t0 := s.clock.Now()
 	for _, st := range all {
 		reason := actor.Shutdown
+		done := st.done
 		switch {
 		case st.timeout == BrutalKill:
-			reason = s.kill(st.pid, st.done)
+			reason = s.kill(st.pid, done)
 		case st.timeout == Infinity:
-			<-st.done
-		case !s.await(st.done, st.timeout-s.clock.Now().Sub(t0)):
-			reason = s.kill(st.pid, st.done)
+			<-done
+		case !s.await(done, st.timeout-s.clock.Now().Sub(t0)):
+			reason = s.kill(st.pid, done)
 		}
+		st.release()
 		s.emit(ChildTerminated{Supervisor: s.self, ID: st.c.spec.ID, PID: st.pid, Reason: reason, BySupervisor: true})
 	}
+}
+
+// watch starts waiting for pid's exit (actor.System.WatchExit) and returns
+// the channel closed when it has finished and the function that releases
+// the watch. WatchExit fails only for a nil pid or a system never started,
+// neither of which a running supervisor sees; should it fail, the child is
+// treated as gone rather than waited for forever.
+func (s *server) watch(pid *actor.PID) (done <-chan struct{}, release func()) {
+	w, err := s.sys.WatchExit(pid)
+	if err != nil {
+		s.log.Warn("cannot watch a child for its exit; not waiting for it", zap.Stringer("child_pid", pid), zap.Error(err))
+		gone := make(chan struct{})
+		close(gone)
+		return gone, func() {}
+	}
+	return w.Done(), w.Close
 }
 
 // dynamicKids is the dynamic children in StartChild order.

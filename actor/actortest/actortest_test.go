@@ -482,6 +482,25 @@ func TestSpawnRecording(t *testing.T) {
 	}
 }
 
+// TestLinkAndMonitorRemotePID: as in the runtime, a PID of another member
+// is ErrNotLocal and nothing is recorded.
+func TestLinkAndMonitorRemotePID(t *testing.T) {
+	far := &actor.PID{Address: "10.0.0.2:4000", Id: "far"}
+	var errs []error
+	s := &srv{cast: func(p actor.Process, msg any) {
+		_, merr := p.Monitor(far)
+		errs = append(errs, p.Link(far), merr, p.Link(&actor.PID{Address: "nonhost", Id: "local"}))
+	}}
+	h := started(t, s)
+	h.Cast("go")
+	if len(errs) != 3 || !errors.Is(errs[0], actor.ErrNotLocal) || !errors.Is(errs[1], actor.ErrNotLocal) || errs[2] != nil {
+		t.Fatalf("errors %v; want ErrNotLocal, ErrNotLocal, nil", errs)
+	}
+	if l, m := h.Linked(), h.Monitored(); len(l) != 1 || len(m) != 0 {
+		t.Fatalf("Linked %v, Monitored %v; want only the local link", l, m)
+	}
+}
+
 func TestLinksAndMonitors(t *testing.T) {
 	a, b := pid("a"), pid("b")
 	var refs []actor.MonitorRef

@@ -66,9 +66,21 @@ func (p *process) Spawn(b any, opts ...actor.SpawnOption) (*actor.PID, error) {
 	return pid, nil
 }
 
+// notLocal refuses, as the runtime does, a PID of another member: one whose
+// address is neither the Server's own nor "nonhost".
+func (p *process) notLocal(what string, pid *actor.PID) error {
+	if pid.Address == p.h.self.Address || pid.Address == "nonhost" {
+		return nil
+	}
+	return fmt.Errorf("%w: %s: %s is not on this member (%s)", actor.ErrNotLocal, what, actor.PIDString(pid), p.h.self.Address)
+}
+
 func (p *process) Link(pid *actor.PID) error {
 	if pid == nil {
 		return fmt.Errorf("%w: Link: pid is nil", actor.ErrInvalid)
+	}
+	if err := p.notLocal("Link", pid); err != nil {
+		return err
 	}
 	p.h.mu.Lock()
 	defer p.h.mu.Unlock()
@@ -85,6 +97,9 @@ func (p *process) Unlink(pid *actor.PID) {
 func (p *process) Monitor(pid *actor.PID) (actor.MonitorRef, error) {
 	if pid == nil {
 		return actor.MonitorRef{}, fmt.Errorf("%w: Monitor: pid is nil", actor.ErrInvalid)
+	}
+	if err := p.notLocal("Monitor", pid); err != nil {
+		return actor.MonitorRef{}, err
 	}
 	h := p.h
 	h.mu.Lock()

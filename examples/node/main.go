@@ -6,6 +6,7 @@
 
 // Seeds are cluster ports (-cluster-port): the port of membership gossip
 // and grain traffic, which joins use. -port is actor remoting's.
+//
 //	FOUNDATION_PROVIDER=mdns node
 //	node -config cluster.yaml
 //
