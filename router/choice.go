@@ -116,7 +116,7 @@ func smallestIndex(n, start int, depth func(i int) int) int {
 // 1/(1+load) for a known load (a negative load counts as 0, +Inf weighs 0),
 // and for an unknown load (NaN) the mean weight of the known ones, or 1 if
 // none is known — as Akka's adaptive balancer gives nodes without metrics
-// the mean weight. len(w) == len(loads).
+// the mean weight. len(w) == len(loads); w may be loads itself.
 func adaptiveWeights(loads, w []float64) {
 	sum, known := 0.0, 0
 	for i, l := range loads {

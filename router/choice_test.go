@@ -228,6 +228,11 @@ func TestAdaptiveWeights(t *testing.T) {
 		if !slices.Equal(w, tc.want) {
 			t.Errorf("%s: weights %v; want %v", tc.name, w, tc.want)
 		}
+		inPlace := slices.Clone(tc.loads)
+		adaptiveWeights(inPlace, inPlace)
+		if !slices.Equal(inPlace, tc.want) {
+			t.Errorf("%s: weights in place %v; want %v", tc.name, inPlace, tc.want)
+		}
 	}
 }
 

@@ -180,7 +180,11 @@ func NewPool(ctx context.Context, sys *actor.System, routee supervision.ChildSpe
 	p.router = &Router{sys: sys, src: p, strategy: strategy, clock: p.clock, count: &p.count}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 
-	sup, err := supervision.StartDynamic(ctx, sys, supervision.DynamicSpec{MaxRestarts: maxRestarts, Period: period})
+	dspec := supervision.DynamicSpec{MaxRestarts: maxRestarts, Period: period}
+	if b, ok := cfg.Resizer.(interface{ Bounds() (int, int) }); ok {
+		_, dspec.MaxChildren = b.Bounds() // a safety net under the resizer's own clamp
+	}
+	sup, err := supervision.StartDynamic(ctx, sys, dspec)
 	if err != nil {
 		p.cancel()
 		return nil, err

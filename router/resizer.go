@@ -79,7 +79,8 @@ func checkRate(field string, v float64, maxV float64) error {
 type DefaultResizer struct {
 	// Lower is the fewest routees. Zero: 1. It must be >= 1.
 	Lower int
-	// Upper is the most routees. Zero: 10 (Akka's). It must be >= Lower.
+	// Upper is the most routees. Zero: 10 (Akka's), or Lower if that is
+	// higher. It must be >= Lower.
 	Upper int
 	// PressureThreshold: a routee with at least this many queued messages
 	// is under pressure. Zero: 1 (busy, or with a message waiting: a
@@ -200,7 +201,8 @@ func (r DefaultResizer) Resize(obs Observation) (int, Resizer) {
 type OptimalSizeExploringResizer struct {
 	// Lower is the fewest routees. Zero: 1. It must be >= 1.
 	Lower int
-	// Upper is the most routees. Zero: 30 (Akka's). It must be >= Lower.
+	// Upper is the most routees. Zero: 30 (Akka's), or Lower if that is
+	// higher. It must be >= Lower.
 	Upper int
 	// ActionInterval is the least time between two actions. Zero: 5 s.
 	ActionInterval time.Duration

@@ -119,29 +119,47 @@ func resolveStrategy(sys *actor.System, s Strategy) (Strategy, error) {
 }
 
 // Routees returns the router's current routees.
-func (r *Router) Routees() Snapshot { return r.src.Routees() }
+func (r *Router) Routees() Snapshot { return r.routees() }
 
-// pick chooses the routee of msg.
-func (r *Router) pick(msg any) (*actor.PID, Snapshot, int, error) {
-	if r == nil {
-		return nil, Snapshot{}, 0, fmt.Errorf("%w: router is nil", ErrInvalid)
+// routees loads the current routees; a Group's or a Pool's without an
+// interface call.
+func (r *Router) routees() Snapshot {
+	switch src := r.src.(type) {
+	case *Group:
+		return src.s.load()
+	case *Pool:
+		return src.members.load()
 	}
-	rs := r.src.Routees()
+	return r.src.Routees()
+}
+
+// pick chooses the routee of msg: the index into the snapshot it returns.
+// RoundRobin, the common case, is picked without an interface call.
+func (r *Router) pick(msg any) (Snapshot, int, error) {
+	if r == nil {
+		return Snapshot{}, 0, fmt.Errorf("%w: router is nil", ErrInvalid)
+	}
+	rs := r.routees()
 	n := len(rs.PIDs)
 	if n == 0 {
-		return nil, rs, 0, ErrNoRoutees
+		return rs, 0, ErrNoRoutees
 	}
-	i, err := r.strategy.Pick(msg, rs)
-	if err != nil {
-		return nil, rs, 0, err
-	}
-	if uint(i) >= uint(n) {
-		return nil, rs, 0, fmt.Errorf("%w: %T picked %d of %d routees", ErrBadPick, r.strategy, i, n)
+	var i int
+	if rr, ok := r.strategy.(*roundRobin); ok {
+		i = roundRobinIndex(rr.next.Add(1)-1, n)
+	} else {
+		var err error
+		if i, err = r.strategy.Pick(msg, rs); err != nil {
+			return rs, 0, err
+		}
+		if uint(i) >= uint(n) {
+			return rs, 0, fmt.Errorf("%w: %T picked %d of %d routees", ErrBadPick, r.strategy, i, n)
+		}
 	}
 	if r.count != nil {
 		r.count.add()
 	}
-	return rs.PIDs[i], rs, i, nil
+	return rs, i, nil
 }
 
 // Tell sends msg to one routee chosen by the strategy, without waiting
@@ -150,14 +168,14 @@ func (r *Router) pick(msg any) (*actor.PID, Snapshot, int, error) {
 // running; otherwise nil (a routee that has died drops the message to dead
 // letters, as Tell to a dead process does).
 func (r *Router) Tell(msg any) error {
-	pid, _, _, err := r.pick(msg)
+	rs, i, err := r.pick(msg)
 	if err != nil {
 		return err
 	}
 	if !r.sys.Running() {
 		return actor.ErrStopped
 	}
-	r.sys.Tell(pid, msg)
+	r.sys.Tell(rs.PIDs[i], msg)
 	return nil
 }
 
@@ -167,7 +185,7 @@ func (r *Router) Broadcast(msg any) error {
 	if r == nil {
 		return fmt.Errorf("%w: router is nil", ErrInvalid)
 	}
-	rs := r.src.Routees()
+	rs := r.routees()
 	if len(rs.PIDs) == 0 {
 		return ErrNoRoutees
 	}
@@ -189,12 +207,12 @@ func (r *Router) Broadcast(msg any) error {
 // ErrNoRoutees and the strategy's error. It is not retried on another
 // routee: see TailChop for that.
 func Call[R any](ctx context.Context, r *Router, msg any) (R, error) {
-	pid, _, _, err := r.pick(msg)
+	rs, i, err := r.pick(msg)
 	if err != nil {
 		var zero R
 		return zero, err
 	}
-	return actor.Call[R](ctx, r.sys, pid, msg)
+	return actor.Call[R](ctx, r.sys, rs.PIDs[i], msg)
 }
 
 // ScatterGather sends msg to every routee at once and returns the first
@@ -212,7 +230,7 @@ func ScatterGather[R any](ctx context.Context, r *Router, msg any) (R, error) {
 	if r == nil {
 		return zero, fmt.Errorf("%w: router is nil", ErrInvalid)
 	}
-	rs := r.src.Routees()
+	rs := r.routees()
 	if len(rs.PIDs) == 0 {
 		return zero, ErrNoRoutees
 	}
@@ -238,7 +256,7 @@ func TailChop[R any](ctx context.Context, r *Router, msg any, interval time.Dura
 	if interval <= 0 {
 		return zero, fmt.Errorf("%w: TailChop: interval is %v; want > 0 (ScatterGather sends to all at once)", ErrInvalid, interval)
 	}
-	_, rs, first, err := r.pick(msg)
+	rs, first, err := r.pick(msg)
 	if err != nil {
 		return zero, err
 	}

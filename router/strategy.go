@@ -273,26 +273,26 @@ func (a *adaptive) Validate() error {
 }
 
 // adaptiveStack is the routee count up to which a pick needs no allocation.
-const adaptiveStack = 64
+const adaptiveStack = 32
 
 func (a *adaptive) Pick(_ any, rs Snapshot) (int, error) {
 	if a.load == nil {
 		return 0, a.Validate()
 	}
 	n := len(rs.PIDs)
-	var lbuf, wbuf [adaptiveStack]float64
-	loads, w := lbuf[:0], wbuf[:0]
+	var buf [adaptiveStack]float64
+	w := buf[:0]
 	if n > adaptiveStack {
-		loads, w = make([]float64, 0, n), make([]float64, 0, n)
+		w = make([]float64, 0, n)
 	}
-	loads, w = loads[:n], w[:n]
+	w = w[:n]
 	for i, pid := range rs.PIDs {
-		if l, ok := a.load(pid); ok && !math.IsNaN(l) {
-			loads[i] = l
+		if l, ok := a.load(pid); ok {
+			w[i] = l // NaN stays NaN: unknown
 		} else {
-			loads[i] = math.NaN()
+			w[i] = math.NaN()
 		}
 	}
-	adaptiveWeights(loads, w)
+	adaptiveWeights(w, w) // in place: loads become weights
 	return weightedIndex(w, unitFloat(a.src.Uint64())), nil
 }
