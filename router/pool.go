@@ -103,17 +103,18 @@ func (c PoolConfig) size() int {
 // Routing never waits for the pool; the resizer runs on a goroutine the
 // pool owns, which Stop ends. A Pool is safe for concurrent use.
 type Pool struct {
-	sys      *actor.System
-	sup      *supervision.Dynamic
-	spec     supervision.ChildSpec
-	members  set
-	router   *Router
-	count    counter
-	resizer  Resizer // resizer goroutine only
-	clock    actor.Clock
-	interval time.Duration
-	log      *zap.Logger
-	sub      *eventstream.Subscription
+	sys       *actor.System
+	sup       *supervision.Dynamic
+	spec      supervision.ChildSpec
+	members   set
+	router    *Router
+	count     counter
+	resizer   Resizer // the resizer goroutine's
+	resizable bool    // a resizer was configured; fixed at NewPool
+	clock     actor.Clock
+	interval  time.Duration
+	log       *zap.Logger
+	sub       *eventstream.Subscription
 
 	ctx      context.Context // canceled by Stop: ends the resizer's calls
 	cancel   context.CancelFunc
@@ -158,14 +159,15 @@ func NewPool(ctx context.Context, sys *actor.System, routee supervision.ChildSpe
 		period = DefaultPoolRestartPeriod
 	}
 	p := &Pool{
-		sys:      sys,
-		resizer:  cfg.Resizer,
-		clock:    cfg.Clock,
-		interval: cfg.ResizeInterval,
-		log:      sys.Logger().Named("router.pool"),
-		tick:     make(chan struct{}, 1),
-		loopDone: make(chan struct{}),
-		stopped:  make(chan struct{}),
+		sys:       sys,
+		resizer:   cfg.Resizer,
+		resizable: cfg.Resizer != nil,
+		clock:     cfg.Clock,
+		interval:  cfg.ResizeInterval,
+		log:       sys.Logger().Named("router.pool"),
+		tick:      make(chan struct{}, 1),
+		loopDone:  make(chan struct{}),
+		stopped:   make(chan struct{}),
 	}
 	if p.clock == nil {
 		p.clock = sys.Clock()
@@ -177,7 +179,7 @@ func NewPool(ctx context.Context, sys *actor.System, routee supervision.ChildSpe
 	if m, ok := cfg.Resizer.(interface{ messagesPerResize() int }); ok {
 		p.count.every = uint64(m.messagesPerResize())
 	}
-	p.router = &Router{sys: sys, src: p, strategy: strategy, clock: p.clock, count: &p.count}
+	p.router = &Router{sys: sys, src: p, strategy: strategy, clock: p.clock, count: p.routedCounter()}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 
 	dspec := supervision.DynamicSpec{MaxRestarts: maxRestarts, Period: period}
@@ -265,7 +267,14 @@ func (p *Pool) Err() error {
 	return nil
 }
 
-func (p *Pool) routedCounter() *counter { return &p.count }
+// routedCounter is the counter a Router of the pool increments per message
+// routed: nil (no counting at all) without a resizer.
+func (p *Pool) routedCounter() *counter {
+	if !p.resizable {
+		return nil
+	}
+	return &p.count
+}
 
 // Stop stops the resizer and every routee (through the supervisor, each
 // within its Shutdown) and waits for them. Routing through the pool then
