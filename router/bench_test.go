@@ -3,6 +3,8 @@ package router_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"math/rand/v2"
 	"sync/atomic"
 	"testing"
@@ -102,7 +104,9 @@ func BenchmarkTellRoundRobin4(b *testing.B) {
 }
 
 func BenchmarkProtoActorRoundRobinGroup4(b *testing.B) {
-	sys := pa.NewActorSystem()
+	sys := pa.NewActorSystem(pa.WithLoggerFactory(func(*pa.ActorSystem) *slog.Logger {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}))
 	b.Cleanup(sys.Shutdown)
 	c := &benchCounters{}
 	pids := make([]*pa.PID, len(c))
