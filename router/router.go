@@ -78,8 +78,17 @@ func New(sys *actor.System, src Routees, strategy Strategy, opts ...Option) (*Ro
 	if sys == nil {
 		return nil, fmt.Errorf("%w: New: system is nil", ErrInvalid)
 	}
-	if src == nil {
+	switch v := src.(type) {
+	case nil:
 		return nil, fmt.Errorf("%w: New: routee source is nil; want a Group, a Pool or a Routees", ErrInvalid)
+	case *Group:
+		if v == nil {
+			return nil, fmt.Errorf("%w: New: routee source is a nil *Group", ErrInvalid)
+		}
+	case *Pool:
+		if v == nil {
+			return nil, fmt.Errorf("%w: New: routee source is a nil *Pool", ErrInvalid)
+		}
 	}
 	strategy, err := resolveStrategy(sys, strategy)
 	if err != nil {

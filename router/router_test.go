@@ -211,6 +211,14 @@ func TestErrors(t *testing.T) {
 	if _, err := router.New(s, nil, nil); !errors.Is(err, router.ErrInvalid) {
 		t.Errorf("New(nil source): %v", err)
 	}
+	var nilGroup *router.Group
+	if _, err := router.New(s, nilGroup, nil); !errors.Is(err, router.ErrInvalid) {
+		t.Errorf("New(nil *Group): %v", err)
+	}
+	var nilPool *router.Pool
+	if _, err := router.New(s, nilPool, nil); !errors.Is(err, router.ErrInvalid) {
+		t.Errorf("New(nil *Pool): %v", err)
+	}
 	if _, err := router.New(s, &router.Group{}, nil, router.WithClock(nil)); !errors.Is(err, router.ErrInvalid) {
 		t.Errorf("WithClock(nil): %v", err)
 	}
