@@ -24,8 +24,9 @@ import (
 )
 
 func init() {
-	register("cluster", "membership: formation (static, mdns, proto.actor automanaged) and kill -9 detection", runCluster)
+	register("cluster", "membership: formation (static, mdns, 50 members; proto.actor automanaged and test provider), kill -9 detection, blackhole failover in the production profile (root: network namespaces)", runCluster)
 	register("cluster-mdns-child", "internal: the mDNS formation run inside a network namespace", runMDNSChild)
+	register("cluster-blackhole", "internal: only the blackhole part of the cluster scenario", runBlackhole)
 }
 
 const (
@@ -60,7 +61,53 @@ func runCluster(out *report) error {
 		return err
 	}
 	out.figure("formation_ms_protoactor_automanaged", ms(pa), "ms")
+	var pt []float64
+	for i := 0; i < 3; i++ {
+		d, err := formationProtoActorTest()
+		if err != nil {
+			return err
+		}
+		pt = append(pt, ms(d))
+	}
+	out.figure("formation_ms_protoactor_test_provider", median(pt), "ms")
 	out.figure("formation_static_ratio", median(st)/ms(pa), "x")
+	out.figure("formation_static_vs_test_provider_ratio", median(st)/median(pt), "x")
+
+	var f50, d50 []float64
+	for i := 0; i < 3; i++ {
+		f, d, err := formationScale(scaleMembers)
+		if err != nil {
+			return err
+		}
+		f50, d50 = append(f50, ms(f)), append(d50, ms(d))
+	}
+	out.figure(fmt.Sprintf("formation_ms_%d", scaleMembers), median(f50), "ms")
+	out.figure(fmt.Sprintf("detection_ms_%d", scaleMembers), median(d50), "ms")
+
+	return runBlackhole(out)
+}
+
+// runBlackhole prints the blackhole figures (also "go run ./bench
+// cluster-blackhole" alone).
+func runBlackhole(out *report) error {
+	detect, remove, fenced, failover, err := blackhole(5)
+	if err != nil {
+		return fmt.Errorf("blackhole: %w", err)
+	}
+	msAll := func(ds []time.Duration) []float64 {
+		out := make([]float64, len(ds))
+		for i, d := range ds {
+			out[i] = ms(d)
+		}
+		sort.Float64s(out)
+		return out
+	}
+	out.figure("detection_ms_blackhole", median(msAll(detect)), "ms")
+	out.figure("removal_ms_blackhole", median(msAll(remove)), "ms")
+	out.figure("fenced_ms_blackhole", median(msAll(fenced)), "ms")
+	fo := msAll(failover)
+	out.figure("failover_ms_blackhole", median(fo), "ms")
+	out.figure("failover_ms_blackhole_max", fo[len(fo)-1], "ms")
 	return nil
 }
 
@@ -158,7 +205,7 @@ func detectionKill() (float64, float64, error) {
 	env := []string{"FOUNDATION_LOG_LEVEL=error", "FOUNDATION_NAME=bench", "FOUNDATION_SECRET=bench-secret-0123456789"}
 	start := func(i int) (*nodeproc.Proc, error) {
 		return nodeproc.Start(fmt.Sprint("node", i), bin,
-			[]string{"-host", "127.0.0.1", "-port", strconv.Itoa(ports[i]), "-provider", "static", "-seeds", strings.Join(seeds, ",")}, env, nil)
+			[]string{"-host", "127.0.0.1", "-port", "0", "-cluster-port", strconv.Itoa(ports[i]), "-provider", "static", "-seeds", strings.Join(seeds, ",")}, env, nil)
 	}
 	procs := make([]*nodeproc.Proc, clusterSize)
 	defer func() {

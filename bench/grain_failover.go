@@ -75,7 +75,7 @@ func grainFailover(kills int) (p50, worst time.Duration, err error) {
 		}
 	}()
 	start := func(i int) error {
-		args := []string{"-host", "127.0.0.1", "-port", strconv.Itoa(ports[i]), "-provider", "static", "-seeds", strings.Join(seeds, ",")}
+		args := []string{"-host", "127.0.0.1", "-port", "0", "-cluster-port", strconv.Itoa(ports[i]), "-provider", "static", "-seeds", strings.Join(seeds, ",")}
 		name := fmt.Sprint("host", i)
 		if i == gfHosts {
 			name = "driver"

@@ -38,7 +38,7 @@ func seesMembers(n int) func(*foundation.Node) bool {
 	return func(nd *foundation.Node) bool { return len(nd.Membership.Members()) == n }
 }
 
-// startNodes starts one Foundation node per port, all at once, on
+// startNodes starts one Foundation node per cluster port, all at once, on
 // 127.0.0.1 with no environment and no logging, and polls (1 ms, at most
 // 20 s) until every node is ready. It returns the nodes, the time from the
 // first start until all were ready, and a stop function that stops every
@@ -60,7 +60,8 @@ func startNodes(ports []int, s nodeSetup) ([]*foundation.Node, time.Duration, fu
 					c.Name = "bench"
 					c.Secret = "bench-secret-0123456789"
 					c.Host = "127.0.0.1"
-					c.Port = ports[i]
+					c.Port = 0 // a free remoting port; ports are the cluster ports seeds name
+					c.ClusterPort = ports[i]
 					if s.configure != nil {
 						s.configure(i, c)
 					}

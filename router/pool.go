@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/asynkron/protoactor-go/eventstream"
 	"go.uber.org/zap"
 
 	"github.com/foundation-go/foundation/actor"
@@ -114,7 +113,10 @@ type Pool struct {
 	clock     actor.Clock
 	interval  time.Duration
 	log       *zap.Logger
-	sub       *eventstream.Subscription
+	sub       *supervision.Subscription
+	watches   sync.WaitGroup // one per routee: removes it when it exits
+	watchMu   sync.Mutex
+	watching  map[*actor.ExitWatch]struct{}
 
 	ctx      context.Context // canceled by Stop: ends the resizer's calls
 	cancel   context.CancelFunc
@@ -203,6 +205,7 @@ func NewPool(ctx context.Context, sys *actor.System, routee supervision.ChildSpe
 		pid, err := start(sc)
 		if err == nil && pid != nil && !p.closing.Load() {
 			p.members.add(pid)
+			p.watch(pid)
 		}
 		return pid, err
 	}
@@ -221,24 +224,60 @@ func NewPool(ctx context.Context, sys *actor.System, routee supervision.ChildSpe
 	return p, nil
 }
 
-// subscribe follows the supervisor's events: a routee that terminated
-// leaves the set; a supervisor that gave up fails the pool.
+// watch removes pid from the routees when it exits (a crash before its
+// restart, a shrink, the supervisor giving up): exit watches never miss an
+// exit, where an event subscription may drop events.
+func (p *Pool) watch(pid *actor.PID) {
+	w, err := p.sys.WatchExit(pid)
+	if err != nil {
+		p.members.remove(pid)
+		return
+	}
+	p.watchMu.Lock()
+	if p.watching == nil {
+		p.watching = map[*actor.ExitWatch]struct{}{}
+	}
+	p.watching[w] = struct{}{}
+	p.watches.Add(1)
+	p.watchMu.Unlock()
+	go func() {
+		defer p.watches.Done()
+		select {
+		case <-w.Done():
+			p.members.remove(pid)
+		case <-p.ctx.Done():
+		}
+		w.Close()
+		p.watchMu.Lock()
+		delete(p.watching, w)
+		p.watchMu.Unlock()
+	}()
+}
+
+// subscribe follows the supervisor's events: a supervisor that gave up
+// fails the pool. The goroutine ends when the subscription is closed.
 func (p *Pool) subscribe() {
 	supPID := p.sup.PID()
-	p.sub = p.sys.ProtoActor().EventStream.SubscribeWithPredicate(func(m any) {
-		switch e := m.(type) {
-		case supervision.ChildTerminated:
-			p.members.remove(e.PID)
-		case supervision.IntensityExceeded:
+	sub, err := supervision.Subscribe(p.sys, 64)
+	if err != nil {
+		p.log.Warn("pool: cannot follow its supervisor's events", zap.Error(err))
+		return
+	}
+	p.sub = sub
+	p.watches.Add(1)
+	go func() {
+		defer p.watches.Done()
+		for ev := range sub.C() {
+			e, ok := ev.(supervision.IntensityExceeded)
+			if !ok || !samePID(ev.SupervisorPID(), supPID) {
+				continue
+			}
 			err := fmt.Errorf("router: pool supervisor %s gave up after more than %d routee restarts in %v (last: %s, %v)",
 				actor.PIDString(supPID), e.MaxRestarts, e.Period, e.ID, e.Reason)
 			p.failed.CompareAndSwap(nil, &err)
 			p.log.Warn("pool failed: its supervisor's restart intensity was exceeded", zap.Error(err))
 		}
-	}, func(m any) bool {
-		ev, ok := m.(supervision.Event)
-		return ok && samePID(ev.SupervisorPID(), supPID)
-	})
+	}()
 }
 
 // Router is the pool's router, with PoolConfig.Strategy.
@@ -307,8 +346,9 @@ func (p *Pool) Stop(ctx context.Context) error {
 		err = p.sup.Stop(ctx)
 	}
 	if p.sub != nil {
-		p.sys.ProtoActor().EventStream.Unsubscribe(p.sub)
+		p.sub.Close()
 	}
+	p.watches.Wait()
 	p.members.update(func(cur []*actor.PID) ([]*actor.PID, bool) { return nil, len(cur) > 0 })
 	p.stopErr = err
 	close(p.stopped)

@@ -97,7 +97,7 @@ func run() error {
 	// start runs node i+1 and waits until it has started (its member's
 	// start time is then set: the next node is younger).
 	start := func(i int, extra ...string) error {
-		args := []string{"-host", "127.0.0.1", "-port", strconv.Itoa(ports[i]), "-provider", provider}
+		args := []string{"-host", "127.0.0.1", "-port", "0", "-cluster-port", strconv.Itoa(ports[i]), "-provider", provider}
 		if provider == "static" {
 			args = append(args, "-seeds", strings.Join(seeds, ","))
 		} else {

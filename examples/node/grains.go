@@ -55,12 +55,12 @@ func grainKinds(out *printer, host bool) []grain.Kind {
 type lifecycle struct{ out *printer }
 
 func (l lifecycle) OnActivate(ctx *grain.Context) error {
-	l.out.linef("grain activate kind=%s id=%s member=%s", ctx.Kind(), ctx.Identity(), ctx.Member())
+	l.out.linef("grain activate kind=%s id=%s member=%s at=%d", ctx.Kind(), ctx.Identity(), ctx.Member(), time.Now().UnixNano())
 	return nil
 }
 
 func (l lifecycle) OnDeactivate(ctx *grain.Context) {
-	l.out.linef("grain deactivate kind=%s id=%s member=%s", ctx.Kind(), ctx.Identity(), ctx.Member())
+	l.out.linef("grain deactivate kind=%s id=%s member=%s at=%d", ctx.Kind(), ctx.Identity(), ctx.Member(), time.Now().UnixNano())
 }
 
 type counterGrain struct {

@@ -145,10 +145,10 @@ loop:
 				reason = fmt.Sprintf(" reason=%q", ev.Reason)
 			}
 			if ev.Kind == cluster.SelfChanged {
-				out.linef("event self status=%s at=%s%s", ev.Self, ev.At.Format("15:04:05.000"), reason)
+				out.linef("event self status=%s at=%s ns=%d%s", ev.Self, ev.At.Format("15:04:05.000"), ev.At.UnixNano(), reason)
 				continue
 			}
-			out.linef("event %s id=%s address=%s at=%s%s", ev.Kind, ev.Member.ID, ev.Member.Address, ev.At.Format("15:04:05.000"), reason)
+			out.linef("event %s id=%s address=%s at=%s ns=%d%s", ev.Kind, ev.Member.ID, ev.Member.Address, ev.At.Format("15:04:05.000"), ev.At.UnixNano(), reason)
 			out.linef("view members=%d", len(node.Membership.Members()))
 		}
 	}

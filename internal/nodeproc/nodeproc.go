@@ -93,7 +93,15 @@ type Proc struct {
 // output line is kept and, when echo is non-nil, written to it prefixed with
 // name.
 func Start(name, bin string, args, env []string, echo io.Writer) (*Proc, error) {
-	cmd := exec.Command(bin, args...)
+	return StartIn(nil, name, bin, args, env, echo)
+}
+
+// StartIn is Start with bin run through prefix (a command and its
+// arguments that exec the rest, such as netlab's nsenter into a host's
+// network namespace).
+func StartIn(prefix []string, name, bin string, args, env []string, echo io.Writer) (*Proc, error) {
+	argv := append(append(append([]string(nil), prefix...), bin), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), env...)
 	pr, pw := io.Pipe()
 	cmd.Stdout = pw
