@@ -97,6 +97,9 @@ func TestStartFormsAClusterFromTheEnvironment(t *testing.T) {
 		if err := n.WaitReady(ctx); err != nil {
 			t.Fatal(err)
 		}
+		if err := n.Membership.Await(ctx, cluster.AtLeast(3)); err != nil {
+			t.Fatal(err)
+		}
 		if got := n.Detection.Provider; got != "static" {
 			t.Fatalf("detected provider %q, want static (FOUNDATION_SEEDS is set)", got)
 		}

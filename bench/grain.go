@@ -68,14 +68,17 @@ func grainCallsFoundation() (calls, local, first []time.Duration, err error) {
 	}
 	defer stop()
 	h := nodes[0].Grains
-	ctx := context.Background()
 	ref := func(i int) grain.Ref[*protos.Ping] {
 		return grain.Get[*protos.Ping](h, "echo", "id-"+strconv.Itoa(i))
 	}
 	msg := &protos.Ping{Text: "x"}
+	// Like for like with proto.actor's cluster.Request(…, WithTimeout(5s)):
+	// each call carries a ctx with a 5s deadline, made per call.
 	call := func(r grain.Ref[*protos.Ping]) (time.Duration, error) {
 		t0 := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_, err := r.Call(ctx, msg)
+		cancel()
 		return time.Since(t0), err
 	}
 	var mine []grain.Ref[*protos.Ping]

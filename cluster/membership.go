@@ -442,22 +442,28 @@ func (m *Membership) stop(ctx context.Context, leave bool) error {
 func (m *Membership) halt(leave bool, ctx context.Context) error {
 	var err error
 	if leave {
-		timeout := time.Second
+		// The leave gets at most half of what ctx allows (a second without
+		// a deadline): the provider's withdrawal needs the rest.
+		budget := time.Second
 		if dl, ok := ctx.Deadline(); ok {
-			timeout = time.Until(dl)
+			budget = time.Until(dl)
 		}
+		budget /= 2
 		start := time.Now()
 		m.link.leaving.Store(true)
-		if merr := m.setMeta(true); merr == nil {
-			_ = m.ml.UpdateNode(timeout / 2)
-		}
+		// Peers learn of the leave three ways, the first to arrive wins: a
+		// notice sent to each (best effort), the "leaving" flag in this
+		// member's metadata (gossiped), and SWIM's leave itself.
 		notice, _ := proto.Marshal(&protos.LeaveNotice{Id: m.self.ID})
 		for _, n := range m.ml.Members() {
 			if n.Name != m.self.ID {
 				_ = m.ml.SendBestEffort(n, notice)
 			}
 		}
-		if lerr := m.ml.Leave(max(timeout-time.Since(start), time.Millisecond)); lerr != nil {
+		if merr := m.setMeta(true); merr == nil {
+			_ = m.ml.UpdateNode(min(budget/4, 3*m.cfg.GossipInterval))
+		}
+		if lerr := m.ml.Leave(max(budget-time.Since(start), time.Millisecond)); lerr != nil {
 			m.log.Debug("membership: leave not confirmed", zap.Error(lerr))
 		}
 	}

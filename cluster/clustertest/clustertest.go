@@ -140,7 +140,7 @@ func Start(t testing.TB, n int, opts Options) *Cluster {
 			t.Fatalf("clustertest: starting member %d: %v", i, err)
 		}
 	}
-	c.WaitMembers(n, 10*time.Second)
+	c.WaitMembers(n, 10*time.Second+time.Duration(n)*200*time.Millisecond)
 	return c
 }
 
@@ -370,10 +370,20 @@ func (c *Cluster) WaitMembers(n int, timeout time.Duration) {
 	}, timeout, fmt.Sprintf("every member sees %d members", n))
 }
 
+// stopAll stops every member gracefully, eight at a time.
 func (c *Cluster) stopAll() {
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
 	for i := range c.Members() {
-		c.Stop(i)
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c.Stop(i)
+		}()
 	}
+	wg.Wait()
 	c.Network.wait()
 }
 

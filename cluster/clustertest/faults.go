@@ -185,7 +185,8 @@ type faultConn struct {
 	inErr    error   // the read side's end
 	closed   bool
 	readDL   time.Time
-	wake     chan struct{} // signalled on every change
+	wake     chan struct{} // signalled when out grows (sendPump waits on it)
+	done     chan struct{} // closed by Close
 	closeErr error
 }
 
@@ -195,12 +196,13 @@ type chunk struct {
 }
 
 func (n *Network) wrapConn(raw net.Conn, from, to string) net.Conn {
-	c := &faultConn{raw: raw, n: n, from: from, to: to, wake: make(chan struct{}, 1)}
+	c := &faultConn{raw: raw, n: n, from: from, to: to, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	n.mu.Lock()
 	if n.closed {
 		n.mu.Unlock()
 		_ = raw.Close()
 		c.closed = true
+		close(c.done)
 		return c
 	}
 	n.conns[c] = struct{}{}
@@ -236,18 +238,11 @@ func (c *faultConn) hold(a, b string, at time.Time) bool {
 			if d := time.Until(at.Add(f.delay)); d > 0 {
 				t := time.NewTimer(d)
 				defer t.Stop()
-				for {
-					select {
-					case <-t.C:
-						return true
-					case <-c.wake:
-						c.mu.Lock()
-						closed := c.closed
-						c.mu.Unlock()
-						if closed {
-							return false
-						}
-					}
+				select {
+				case <-t.C:
+					return true
+				case <-c.done:
+					return false
 				}
 			}
 			return true
@@ -262,7 +257,10 @@ func (c *faultConn) sendPump() {
 		c.mu.Lock()
 		for len(c.out) == 0 && !c.closed {
 			c.mu.Unlock()
-			<-c.wake
+			select {
+			case <-c.wake:
+			case <-c.done:
+			}
 			c.mu.Lock()
 		}
 		if c.closed {
@@ -390,9 +388,9 @@ func (c *faultConn) Close() error {
 		return c.closeErr
 	}
 	c.closed = true
+	close(c.done)
 	c.mu.Unlock()
 	c.closeErr = c.raw.Close()
-	c.signal()
 	c.n.mu.Lock()
 	delete(c.n.conns, c)
 	c.n.cond.Broadcast()
