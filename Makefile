@@ -10,12 +10,14 @@ FUZZTIME  ?= 3s
 build:
 	$(GO) build $(PKGS)
 
-## test: the whole suite, under the race detector; then the tests that run
-## proto.actor's own cluster, which has data races of its own (see
-## cluster/protocluster), without it.
+## test: the whole suite, under the race detector; then, without it, the
+## tests that run proto.actor's own cluster, which has data races of its own
+## (see cluster/protocluster), and the fifty-member formation, CPU-bound
+## under the race detector (cluster/scale_test.go); then the fuzz targets.
 test:
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 	$(GO) test -count=1 -timeout 5m ./cluster/protocluster/
+	$(GO) test -count=1 -timeout 5m -run 'TestFiftyMembersFromOneSeed' ./cluster/
 	$(MAKE) fuzz
 
 ## fuzz: every fuzz target for FUZZTIME each (the seed corpora under

@@ -3,6 +3,7 @@ package actor_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
 
@@ -88,4 +89,23 @@ func BenchmarkTellProtoActor(b *testing.B) {
 		sys.Root.Send(pid, 1)
 	}
 	<-done
+}
+
+// BenchmarkCallLocalDeadline is BenchmarkCallLocal with a 5s deadline made
+// per call, as RequestFuture(…, 5s) has one.
+func BenchmarkCallLocalDeadline(b *testing.B) {
+	s, _ := actor.NewSystem()
+	_ = s.Start(context.Background())
+	defer s.Stop(context.Background())
+	pid, _ := s.Spawn(echoServer{})
+	req := &struct{}{}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if _, err := actor.Call[*struct{}](ctx, s, pid, req); err != nil {
+			b.Fatal(err)
+		}
+		cancel()
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"runtime"
 	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -233,20 +234,12 @@ func (s *System) call(ctx context.Context, pid *PID, req any) (any, error) {
 		env.Header = h.clone()
 	}
 	proc.SendUserMessage(pid, env)
-	var m any
-	select {
-	case m = <-sl.ch:
-	case <-ctx.Done():
-		if sl.state.CompareAndSwap(uint64(gen)<<1|1, uint64(gen)<<1) {
-			s.putSlot(sl)
-			return nil, ctxErr(pid, ctx.Err())
-		}
-		m = <-sl.ch // the reply won the race: it is on its way
-	case <-s.stopped:
-		if sl.state.CompareAndSwap(uint64(gen)<<1|1, uint64(gen)<<1) {
-			return nil, fmt.Errorf("%w: call to %s", ErrStopped, PIDString(pid))
-		}
-		m = <-sl.ch
+	m, ok := sl.poll()
+	if !ok {
+		m = s.await(ctx, pid, sl, gen)
+	}
+	if err, ok := m.(callFailed); ok {
+		return nil, err.err
 	}
 	s.putSlot(sl)
 	switch v := m.(type) {
@@ -263,6 +256,52 @@ func (s *System) call(ctx context.Context, pid *PID, req any) (any, error) {
 		return nil, nil
 	}
 	return m, nil
+}
+
+// poll takes a reply that has already come, after giving the callee one
+// scheduling round: a local reply usually comes within it, and waiting so
+// spares ctx's Done channel, which a context with a deadline allocates on
+// first use.
+func (sl *replySlot) poll() (any, bool) {
+	for i := 0; ; i++ {
+		select {
+		case m := <-sl.ch:
+			return m, true
+		default:
+		}
+		if i == pollRounds {
+			return nil, false
+		}
+		runtime.Gosched()
+	}
+}
+
+// pollRounds is how many times a Call yields before it blocks on its
+// reply.
+const pollRounds = 3
+
+// callFailed is await's answer when no reply will come: the slot must not
+// be reused (it is, when the reply was taken).
+type callFailed struct{ err error }
+
+// await waits for the reply of the call armed with gen, ctx's end or the
+// system's stop.
+func (s *System) await(ctx context.Context, pid *PID, sl *replySlot, gen uint32) any {
+	select {
+	case m := <-sl.ch:
+		return m
+	case <-ctx.Done():
+		if sl.state.CompareAndSwap(uint64(gen)<<1|1, uint64(gen)<<1) {
+			s.putSlot(sl)
+			return callFailed{ctxErr(pid, ctx.Err())}
+		}
+		return <-sl.ch // the reply won the race: it is on its way
+	case <-s.stopped:
+		if sl.state.CompareAndSwap(uint64(gen)<<1|1, uint64(gen)<<1) {
+			return callFailed{fmt.Errorf("%w: call to %s", ErrStopped, PIDString(pid))}
+		}
+		return <-sl.ch
+	}
 }
 
 // ctxErr is the error of a call whose ctx ended: ErrTimeout for a deadline,

@@ -27,6 +27,7 @@ func init() {
 	register("cluster", "membership: formation (static, mdns, 50 members; proto.actor automanaged and test provider), kill -9 detection, blackhole failover in the production profile (root: network namespaces)", runCluster)
 	register("cluster-mdns-child", "internal: the mDNS formation run inside a network namespace", runMDNSChild)
 	register("cluster-blackhole", "internal: only the blackhole part of the cluster scenario", runBlackhole)
+	register("cluster-scale", "internal: only the fifty-member part of the cluster scenario", runScale)
 }
 
 const (
@@ -73,6 +74,15 @@ func runCluster(out *report) error {
 	out.figure("formation_static_ratio", median(st)/ms(pa), "x")
 	out.figure("formation_static_vs_test_provider_ratio", median(st)/median(pt), "x")
 
+	if err := runScale(out); err != nil {
+		return err
+	}
+	return runBlackhole(out)
+}
+
+// runScale prints the fifty-member figures (also "go run ./bench
+// cluster-scale" alone).
+func runScale(out *report) error {
 	var f50, d50 []float64
 	for i := 0; i < 3; i++ {
 		f, d, err := formationScale(scaleMembers)
@@ -83,8 +93,7 @@ func runCluster(out *report) error {
 	}
 	out.figure(fmt.Sprintf("formation_ms_%d", scaleMembers), median(f50), "ms")
 	out.figure(fmt.Sprintf("detection_ms_%d", scaleMembers), median(d50), "ms")
-
-	return runBlackhole(out)
+	return nil
 }
 
 // runBlackhole prints the blackhole figures (also "go run ./bench

@@ -138,7 +138,7 @@ func TestPresetValues(t *testing.T) {
 		{"join_timeout", 2 * s, 10 * s, 10 * s},
 		{"leave_timeout", 1 * s, 1 * s, 1 * s},
 		{"split_brain.strategy", "keep-majority", "keep-majority", "keep-majority"},
-		{"split_brain.stable_after", 250 * ms, 750 * ms, 500 * ms},
+		{"split_brain.stable_after", 250 * ms, 500 * ms, 500 * ms},
 		{"split_brain.quorum_size", 0, 0, 0},
 		{"split_brain.oldest_survives_alone", false, false, false},
 		{"split_brain.lease.backend", "", "", ""},
@@ -884,7 +884,7 @@ func TestLoadConfigOverride(t *testing.T) {
 	if seen.Profile != "" || seen.Port != 1234 || seen.Name != "orders" || seen.Host != "127.0.0.1" {
 		t.Errorf("override saw %+v; want no profile, the file's port, the environment's name, the preset's host", seen)
 	}
-	if c.Port != 1234 || c.Name != "orders" || c.Host != "0.0.0.0" || c.Secret != cfgSecret || c.SplitBrain.StableAfter != 750*time.Millisecond {
+	if c.Port != 1234 || c.Name != "orders" || c.Host != "0.0.0.0" || c.Secret != cfgSecret || c.SplitBrain.StableAfter != 500*time.Millisecond {
 		t.Errorf("after a change of profile in code: %+v; want file, environment and code values on the production preset", c)
 	}
 }

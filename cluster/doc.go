@@ -75,7 +75,7 @@
 //     configuration;
 //   - production: every interface, port 7350 for actor remoting and 7351
 //     for membership gossip and grain traffic, probes every 500ms (300ms
-//     timeout, gossip every 200ms, multiplier 2) and 750ms of stability,
+//     timeout, gossip every 200ms, multiplier 2) and 500ms of stability,
 //     timings that ride out GC pauses and network jitter of up to about 2s
 //     while a lost host is removed ≈2.5s after it vanished (with up to 10
 //     members), a shared secret of at least 16 bytes required;

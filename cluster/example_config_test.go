@@ -120,7 +120,7 @@ func ExamplePreset() {
 	}
 	// Output:
 	// development 127.0.0.1 ports 0/0 probe 100ms timeout 60ms  gossip 50ms  ×3 stable 250ms
-	// production  0.0.0.0   ports 7350/7351 probe 500ms timeout 300ms gossip 200ms ×2 stable 750ms
+	// production  0.0.0.0   ports 7350/7351 probe 500ms timeout 300ms gossip 200ms ×2 stable 500ms
 	// enterprise  0.0.0.0   ports 7350/7351 probe 250ms timeout 150ms gossip 100ms ×2 stable 500ms
 }
 

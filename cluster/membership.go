@@ -396,9 +396,11 @@ func (m *Membership) swimConfig() *memberlist.Config {
 	c.IndirectChecks = 3
 	c.RetransmitMult = 4
 	c.GossipNodes = 3
-	// Full state syncs: rare, since gossip carries every change; they
-	// repair what a lost packet missed.
-	c.PushPullInterval = 30 * m.cfg.ProbeInterval
+	// Full state syncs with one random member: gossip carries every
+	// change, and these repair what a lost or crowded-out packet missed
+	// (many members joining at once queue more news than gossip packets
+	// carry). memberlist stretches the interval above 32 members.
+	c.PushPullInterval = 10 * m.cfg.ProbeInterval
 	c.GossipToTheDeadTime = 30 * m.cfg.ProbeInterval
 	c.TCPTimeout = max(10*m.cfg.ProbeInterval, time.Second)
 	c.AwarenessMaxMultiplier = 4
@@ -454,11 +456,17 @@ func (m *Membership) halt(leave bool, ctx context.Context) error {
 		// Peers learn of the leave three ways, the first to arrive wins: a
 		// notice sent to each (best effort), the "leaving" flag in this
 		// member's metadata (gossiped), and SWIM's leave itself.
+		// Addresses from this member's own view: memberlist's Members()
+		// hands out nodes it keeps writing to.
 		notice, _ := proto.Marshal(&protos.LeaveNotice{Id: m.self.ID})
-		for _, n := range m.ml.Members() {
-			if n.Name != m.self.ID {
-				_ = m.ml.SendBestEffort(n, notice)
-			}
+		m.mu.Lock()
+		var to []memberlist.Address
+		for _, p := range m.vs.peers {
+			to = append(to, memberlist.Address{Addr: p.m.ClusterAddress, Name: p.m.ID})
+		}
+		m.mu.Unlock()
+		for _, a := range to {
+			_ = m.ml.SendToAddress(a, notice)
 		}
 		if merr := m.setMeta(true); merr == nil {
 			_ = m.ml.UpdateNode(min(budget/4, 3*m.cfg.GossipInterval))
@@ -797,7 +805,16 @@ func (m *Membership) tickLoop() {
 			m.leasing = req.key
 			m.goLocked(func() { m.acquire(req) })
 		}
-		if (health > 0 || m.vs.needsSweep()) && !m.sweeping && now.Sub(m.lastSweep) >= m.cfg.ProbeInterval {
+		// Direct probes of every peer only while this member's own probes
+		// go unanswered (Lifeguard's health score: a member whose probes
+		// fail without even a nack from the helpers may be the one cut
+		// off), or while it is fenced (to see the others come back). A
+		// healthy member forgets its failed direct probes: in a large
+		// cluster, every member sweeping every member would be a storm.
+		switch {
+		case health == 0 && m.vs.status != Fenced:
+			m.publishLocked(m.vs.clearProbes(now))
+		case !m.sweeping && now.Sub(m.lastSweep) >= m.cfg.ProbeInterval:
 			var peers []Member
 			for _, p := range m.vs.sortedPeers() {
 				peers = append(peers, p.m)
@@ -1033,7 +1050,9 @@ func (m *Membership) join(addr string) {
 	if t != nil {
 		t.inflight = false
 		t.next = now.Add(t.backoff)
-		t.backoff = min(2*t.backoff, 5*time.Second)
+		if m.vs.joined {
+			t.backoff = min(2*t.backoff, 5*time.Second)
+		} // until it joined, a member tries its candidates every probe interval
 	}
 	m.log.Debug("membership: join failed", zap.String("address", addr), zap.Error(err))
 }

@@ -493,20 +493,3 @@ func TestLeaseMajority(t *testing.T) {
 		t.Fatalf("the cut-off member took the lease; asked: %v", l.asked)
 	}
 }
-
-// Fifty members, each given only the first member's address, form one
-// cluster: every view converges on all fifty.
-func TestFiftyMembersFromOneSeed(t *testing.T) {
-	if testing.Short() {
-		t.Skip("fifty members")
-	}
-	t0 := time.Now()
-	// The production profile's probe timing: fifty members probing ten
-	// times a second each, under the race detector on two cores, would
-	// miss acks for want of CPU, not of network.
-	c := clustertest.Start(t, 50, clustertest.Options{MembershipOnly: true, Seeds: clustertest.SeedFirst,
-		Logger: zap.NewNop(), ProbeInterval: 500 * time.Millisecond, ProbeTimeout: 300 * time.Millisecond,
-		GossipInterval: 100 * time.Millisecond, SplitBrain: cluster.ResolverConfig{StableAfter: 2 * time.Second}})
-	agree(t, c, 50, 20*time.Second)
-	t.Logf("50 members agree %v after the first started", time.Since(t0))
-}

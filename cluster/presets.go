@@ -40,7 +40,7 @@ func productionBase() Config {
 		// rounds (about log N) of 200ms.
 		GossipInterval: 200 * time.Millisecond,
 		// A suspected member has 2 probe intervals (1s up to 10 members,
-		// 2s at 100) to refute the suspicion; with the probe timeout and
+		// 2s at 100) to refute the suspicion; with the probe and
 		// stable-after, a member must be silent about 2s before it is
 		// downed, which rides out GC pauses and network hiccups while a
 		// lost host is still removed in under 3s (memberlist's LAN value,
@@ -55,14 +55,15 @@ func productionBase() Config {
 		SplitBrain: SplitBrainConfig{
 			// Needs no other setting and suits any cluster size.
 			Strategy: SplitBrainKeepMajority,
-			// One and a half probe intervals with no change to the
-			// unreachable set: the sides of a partition have suspected
-			// each other by then, and a lost host is removed about 2.5s
-			// after it vanished (0.25s until probed, 0.5s of probing,
-			// 1s of suspicion, then this). A member cut off from the
-			// others fences itself within about one probe interval of its
-			// own failed probe, well before.
-			StableAfter: 750 * time.Millisecond,
+			// One probe interval with no change to the unreachable set:
+			// SWIM has already waited out its suspicion timeout, and the
+			// members of one side learn each other's verdicts within a
+			// gossip round or two. A lost host is removed about 2.3s after
+			// it vanished (0.25s until probed, 0.5s of probing, 1s of
+			// suspicion, 0.2s of gossip, then this). A member cut off from
+			// the others fences itself within about one probe interval of
+			// its own failed probe, well before.
+			StableAfter: 500 * time.Millisecond,
 			Lease: SplitBrainLeaseConfig{
 				// Outlives an etcd leader election or an API server
 				// restart (seconds), so that the holder keeps the lease

@@ -364,6 +364,18 @@ func (s *viewState) peerIDs() []string {
 	return out
 }
 
-// needsSweep reports whether this member should probe every peer directly:
-// some member is unreachable (to SWIM or to its own probes).
-func (s *viewState) needsSweep() bool { return s.fenceKey != "" }
+// clearProbes forgets this member's failed direct probes: its own SWIM
+// probes are answered again (Lifeguard's health score is back to zero), so
+// it is not the one cut off, and the failures are stale.
+func (s *viewState) clearProbes(now time.Time) []MemberEvent {
+	changed := false
+	for _, p := range s.peers {
+		if p.pingFailed {
+			p.pingFailed, changed = false, true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	return s.settle(now)
+}

@@ -245,8 +245,16 @@ func (h *Host) claim(ctx context.Context, k *kindState, id string) (claimResult,
 	others := 0
 	ch := make(chan answer, len(hosts))
 	down := h.goneList()
+	var unreachable string
 	for _, n := range hosts {
 		if n.id == h.self {
+			continue
+		}
+		if !n.up {
+			// It may still hold the identity and cannot say: the claim
+			// waits until the membership removed it (it has fenced itself
+			// by then).
+			unreachable = n.id
 			continue
 		}
 		others++
@@ -258,6 +266,9 @@ func (h *Host) claim(ctx context.Context, k *kindState, id string) (claimResult,
 		}()
 	}
 	var first error
+	if unreachable != "" {
+		first = retry(fmt.Sprintf("claim of %s/%s: member %s is unreachable", k.def.Name, id, unreachable))
+	}
 	for i := 0; i < others; i++ {
 		an := <-ch
 		if an.err != nil {

@@ -310,7 +310,9 @@ func (h *Host) followView(events <-chan cluster.MemberEvent) {
 
 func (h *Host) onEvent(ev cluster.MemberEvent) {
 	switch ev.Kind {
-	case cluster.Removed, cluster.Left:
+	case cluster.Removed, cluster.Left, cluster.MemberUnreachable:
+		// Calls in flight to an unreachable member end now (their outcome
+		// is unknown either way) instead of at their deadlines.
 		h.forgetPeer(ev.Member.ID)
 	case cluster.SelfChanged:
 		if ev.Self != cluster.Serving && ev.Self != cluster.Stopped {

@@ -145,6 +145,7 @@ func TestPanicIsReportedOnceAndNotRetried(t *testing.T) {
 			return &panicky{counter: counter{reg: reg}, runs: &runs}
 		}}}
 	})
+	c.WaitServing(t, 10*time.Second)
 	for _, from := range []int{0, 1} { // one of the two calls is remote
 		id := fmt.Sprintf("id%d", from)
 		add(t, c.Host(0), "p", id) // activate it
@@ -161,7 +162,8 @@ func TestPanicIsReportedOnceAndNotRetried(t *testing.T) {
 		}
 		add(t, c.Host(from), "p", id) // the next call works on a fresh activation
 		if n := reg.activations.Load() - before; n > 1 {
-			t.Fatalf("OnActivate ran %d more times, want at most 1", n)
+			reg.mu.Lock()
+			t.Fatalf("OnActivate ran %d more times, want at most 1; activations: %v", n, reg.events)
 		}
 	}
 }
