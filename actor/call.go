@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"runtime"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -224,13 +225,36 @@ func (s *System) call(ctx context.Context, pid *PID, req any) (any, error) {
 	if !ok && s.isLocal(pid) {
 		return nil, fmt.Errorf("%w: %s", ErrNoProcess, PIDString(pid))
 	}
+	if o := s.opts.observer; o != nil {
+		return s.callObserved(ctx, o, proc, pid, req)
+	}
+	h, _ := ctx.Value(headersKey{}).(Headers)
+	return s.send(ctx, proc, pid, req, h)
+}
+
+// callObserved is call with the Observer around it.
+func (s *System) callObserved(ctx context.Context, o Observer, proc actor.Process, pid *PID, req any) (any, error) {
+	start := time.Now()
+	h, _ := ctx.Value(headersKey{}).(Headers)
+	h, tok := o.Send(ctx, pid, req, true, h)
+	m, err := s.send(ctx, proc, pid, req, h)
+	o.Replied(tok, pid, req, time.Since(start), err)
+	return m, err
+}
+
+// send sends a call's request with headers h and waits for the reply.
+func (s *System) send(ctx context.Context, proc actor.Process, pid *PID, req any, h Headers) (any, error) {
 	sl := s.getSlot()
 	gen := sl.arm()
 	env := &actor.MessageEnvelope{
 		Message: req,
 		Sender:  &PID{Address: s.as.ProcessRegistry.Address, Id: sl.id, RequestId: gen},
 	}
-	if h, ok := ctx.Value(headersKey{}).(Headers); ok && len(h) > 0 {
+	if len(h) > 0 {
+		if err := CheckHeaders(h); err != nil {
+			s.putSlot(sl)
+			return nil, fmt.Errorf("call to %s: %w", PIDString(pid), err)
+		}
 		env.Header = h.clone()
 	}
 	proc.SendUserMessage(pid, env)

@@ -35,6 +35,10 @@ type mailbox struct {
 	sysNext   int
 	suspended bool
 	inBatch   atomic.Int32 // len(batch) when taken, for UserMessageCount
+	// kind counts the messages handled, per batch, when the System has an
+	// Observer; nil otherwise. Set once by RegisterHandlers; read by
+	// System.Processes from other goroutines.
+	kind atomic.Pointer[kindStats]
 
 	// Posters and runner, under mu.
 	mu        sync.Mutex
@@ -88,6 +92,32 @@ func (m *mailbox) PostSystemMessage(msg any) {
 func (m *mailbox) RegisterHandlers(inv actor.MessageInvoker, d actor.Dispatcher) {
 	m.inv = inv
 	m.disp = d
+	var p *process
+	switch i := inv.(type) {
+	case *serverMailbox:
+		p = i.p
+	case actor.Context:
+		p, _ = i.Actor().(*process)
+	}
+	if p != nil && p.sys.opts.observer != nil {
+		var b any = p.b
+		if p.x != nil && p.x.srv != nil {
+			b = p.x.srv
+		}
+		k := p.sys.kinds.of(b)
+		m.kind.Store(k)
+		if p.x != nil {
+			p.x.kind = k
+		}
+	}
+}
+
+// kindName is the kind of the mailbox's process ("" without an Observer).
+func (m *mailbox) kindName() string {
+	if k := m.kind.Load(); k != nil {
+		return k.name
+	}
+	return ""
 }
 
 func (m *mailbox) Start() {}
@@ -189,6 +219,9 @@ func (m *mailbox) run() {
 			m.next = 0
 			m.mu.Unlock()
 			m.inBatch.Store(int32(len(m.batch)))
+			if k := m.kind.Load(); k != nil {
+				k.messages.Add(uint64(len(m.batch)))
+			}
 			// A system message posted before these user messages may have
 			// arrived since the last look: it goes first.
 			continue

@@ -43,9 +43,15 @@ func (s *System) MailboxLen(pid *PID) (int, bool) {
 	if !ok || ap == nil {
 		return 0, false // a reply slot, a future, a router: no mailbox
 	}
-	mb := *(*actor.Mailbox)(unsafe.Add(unsafe.Pointer(ap), mailboxField))
+	mb := mailboxOf(ap)
 	if mb == nil {
 		return 0, false
 	}
 	return mb.UserMessageCount(), true
+}
+
+// mailboxOf reads the engine's ActorProcess.mailbox (mailboxFieldOK must
+// hold).
+func mailboxOf(ap *actor.ActorProcess) actor.Mailbox {
+	return *(*actor.Mailbox)(unsafe.Add(unsafe.Pointer(ap), mailboxField))
 }

@@ -1,6 +1,7 @@
 package actor
 
 import (
+	"context"
 	"fmt"
 	"runtime/debug"
 	"strconv"
@@ -153,6 +154,8 @@ type procExt struct {
 	dead       bool            // stopped: the mailbox refuses what is still queued
 	terminated bool            // Terminate has run
 	pending    map[string]*PID // deferred calls not yet answered
+	mctx       context.Context // ContextOf the message being handled, once made
+	kind       *kindStats      // with an Observer: the process's kind's counters
 }
 
 func (p *process) ext() *procExt {
@@ -179,11 +182,18 @@ func (p *process) Receive(c actor.Context) {
 		p.lifecycle(c, m)
 		return
 	}
+	if o := p.sys.opts.observer; o != nil {
+		if h := c.MessageHeader(); h != nil && h.Length() > 0 {
+			p.receiveObserved(o, c, m, h)
+			return
+		}
+	}
 	if p.x == nil {
 		p.plain(c)
 		return
 	}
 	p.x.ctx = c
+	p.x.mctx = nil
 	if p.x.exiting {
 		p.refuse(c)
 		return

@@ -63,6 +63,9 @@ func (p *process) serve(srv Server, c Context, m any) {
 		srv.HandleCast(p, m)
 		return
 	}
+	if k := p.x.kind; k != nil {
+		k.calls.Add(1)
+	}
 	reply, err := srv.HandleCall(p, m)
 	if err != nil {
 		p.sys.reply(ReplyTo{pid: sender}, err)

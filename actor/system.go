@@ -74,6 +74,7 @@ type System struct {
 	props     [4]*actor.Props // plain, server; child, top level
 	pend      pending
 	disp      *dispatcher
+	kinds     kinds // per-kind counters, with an Observer
 }
 
 type options struct {
@@ -85,6 +86,7 @@ type options struct {
 	advertise    string
 	stopTimeout  time.Duration
 	callSlotPool int
+	observer     Observer
 }
 
 // Option configures a System. Options are sealed: build them with the With…

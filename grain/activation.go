@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -29,11 +30,20 @@ type activation struct {
 	g      Grain
 	gctx   *Context
 	cancel context.CancelFunc
+	born   time.Time
+	why    string // why it ended, for the Observer
 }
+
+// ActorKind names the activation's kind for telemetry: "grain:<kind>".
+func (x *activation) ActorKind() string { return "grain:" + x.k.def.Name }
+
+// GrainIdentity is the activation's kind and identity, for telemetry.
+func (x *activation) GrainIdentity() (kind, identity string) { return x.k.def.Name, x.id }
 
 func (x *activation) Init(p actor.Process) error {
 	ctx, cancel := context.WithCancel(x.h.ctx)
 	x.cancel = cancel
+	x.born = time.Now()
 	x.gctx = &Context{Context: ctx, kind: x.k.def.Name, identity: x.id, member: x.h.self,
 		log: x.h.log.With(zap.String("kind", x.k.def.Name), zap.String("identity", x.id))}
 	x.g = x.k.def.New(x.id)
@@ -52,7 +62,13 @@ func (x *activation) Init(p actor.Process) error {
 
 func (x *activation) HandleCall(p actor.Process, req any) (any, error) {
 	x.gctx.proc = p
-	defer func() { x.gctx.proc = nil }()
+	base := x.gctx.Context
+	if mctx := actor.ContextOf(p); mctx != context.Background() {
+		// Receive sees the call's context values and trace span, so that
+		// the calls it makes with its ctx carry them on.
+		x.gctx.Context = callContext{Context: base, vals: mctx}
+	}
+	defer func() { x.gctx.proc, x.gctx.Context = nil, base }()
 	if t, ok := req.(tell); ok { // a sticky kind's Tell, routed as a call
 		_, err := x.g.Receive(x.gctx, t.msg)
 		return nil, err
@@ -63,6 +79,7 @@ func (x *activation) HandleCall(p actor.Process, req any) (any, error) {
 func (x *activation) HandleCast(p actor.Process, msg any) {
 	switch m := msg.(type) {
 	case deactivate:
+		x.why = m.reason
 		x.h.markStopping(x.k, x.a)
 		p.Stop(actor.Normal)
 	case tell:
@@ -74,6 +91,7 @@ func (x *activation) HandleCast(p actor.Process, msg any) {
 
 func (x *activation) HandleInfo(p actor.Process, msg any) {
 	if _, ok := msg.(actor.Timeout); ok {
+		x.why = "idle"
 		x.h.markStopping(x.k, x.a)
 		p.Stop(actor.Normal)
 	}
@@ -92,6 +110,13 @@ func (x *activation) Terminate(_ actor.Process, _ actor.Reason) {
 	}
 	x.cancel()
 	x.h.ended(x.k, x.id, x.a)
+	if o := x.h.cfg.Observer; o != nil {
+		why := x.why
+		if why == "" {
+			why = "stopped"
+		}
+		o.Deactivated(x.k.def.Name, x.id, why, time.Since(x.born))
+	}
 }
 
 func (h *Host) markStopping(k *kindState, a *act) {
@@ -191,7 +216,11 @@ func (h *Host) activate(ctx context.Context, k *kindState, id string, a *act, cl
 		opts = append(opts, actor.WithIdleTimeout(k.def.IdleTimeout))
 	}
 	h.load.Add(1)
+	start := time.Now()
 	pid, err := h.sys.Spawn(x, opts...)
+	if o := h.cfg.Observer; o != nil {
+		o.Activated(ctx, k.def.Name, id, start, err)
+	}
 	if err != nil {
 		h.load.Add(-1)
 		if errors.Is(err, actor.ErrStopped) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/foundation-go/foundation/actor"
 	"github.com/foundation-go/foundation/internal/protos"
+	"github.com/foundation-go/foundation/internal/telctx"
 )
 
 // Ref is a typed reference to the grain (kind, identity); R is the reply
@@ -119,6 +120,20 @@ func (r Ref[R]) Where() string {
 }
 
 func (h *Host) call(ctx context.Context, k *kindState, id string, req any) (any, error) {
+	if o := h.cfg.Observer; o != nil {
+		start := time.Now()
+		ctx, tok := o.CallStart(ctx, k.def.Name, id, req)
+		v, err := h.callRetrying(ctx, k, id, req)
+		o.CallDone(tok, k.def.Name, time.Since(start), err)
+		return v, err
+	}
+	return h.callRetrying(ctx, k, id, req)
+}
+
+func (h *Host) callRetrying(ctx context.Context, k *kindState, id string, req any) (any, error) {
+	if err := actor.CheckHeaders(actor.HeadersFrom(ctx)); err != nil {
+		return nil, fmt.Errorf("%w: %s/%s: %w", ErrInvalid, k.def.Name, id, err)
+	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, h.cfg.CallTimeout)
@@ -226,6 +241,11 @@ func (h *Host) localCall(ctx context.Context, k *kindState, id string, req any, 
 	if err != nil {
 		return nil, err
 	}
+	if h.cfg.Observer != nil {
+		// The grain call is traced already: the actor Call to the
+		// activation carries its trace context on, with no span of its own.
+		ctx = telctx.Quiet(ctx)
+	}
 	out, err := actor.Call[any](ctx, h.sys, pid, req)
 	var pe *actor.PanicError
 	switch {
@@ -274,6 +294,9 @@ func (h *Host) remoteCall(ctx context.Context, n *node, k *kindState, id string,
 	}
 	f := &protos.GrainFrame{Type: protos.GrainFrame_REQUEST, Kind: k.def.Name, Identity: id}
 	if hd := actor.HeadersFrom(ctx); len(hd) > 0 {
+		if err := actor.CheckHeaders(hd); err != nil {
+			return nil, fmt.Errorf("%w: %s/%s: %w", ErrInvalid, k.def.Name, id, err)
+		}
 		f.Headers = hd
 	}
 	if err := putPayload(f, req); err != nil {

@@ -32,6 +32,9 @@ type Config struct {
 	// Logger records activation failures, moves and rejected peers. Nil:
 	// no logging.
 	Logger *zap.Logger
+	// Observer traces and counts grain calls and activations (package
+	// telemetry implements it). Nil: none.
+	Observer Observer
 }
 
 // Host runs grains on one member: it activates the identities placed here,

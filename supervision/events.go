@@ -89,6 +89,10 @@ func (ChildTerminated) event()   {}
 func (ChildStartFailed) event()  {}
 func (IntensityExceeded) event() {}
 
+// SupervisorKind is the kind of every supervisor process
+// (actor.KindOf, actor.System.Processes).
+const SupervisorKind = "supervisor"
+
 // defaultEventBuffer is a Subscription's buffer when Subscribe is given 0:
 // room for a burst of restarts (a one_for_all restart of 100 children is
 // 200 events) while the reader catches up.

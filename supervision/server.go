@@ -93,6 +93,10 @@ type server struct {
 	done    bool // terminating for good: no more restarts
 }
 
+// ActorKind names supervisors' kind for telemetry (actor.KindNamer), so
+// that an inspector can draw the supervision tree.
+func (s *server) ActorKind() string { return SupervisorKind }
+
 var _ actor.Server = (*server)(nil)
 
 func spawnStatic(ctx context.Context, sys *actor.System, spec Spec, parent *actor.PID) (*actor.PID, error) {
