@@ -29,6 +29,7 @@ import (
 	k8sprov "github.com/foundation-go/foundation/provider/k8s"
 	"github.com/foundation-go/foundation/provider/mdns"
 	"github.com/foundation-go/foundation/provider/static"
+	"github.com/foundation-go/foundation/telemetry"
 )
 
 // Version is this Foundation's version, announced to peers.
@@ -60,6 +61,14 @@ type startOptions struct {
 	kinds     []grain.Kind
 	grainCfg  func(*grain.Config)
 	k8s       kubernetes.Interface
+	telCfg    []func(*telemetry.Config)
+}
+
+// WithTelemetry adjusts the telemetry's configuration after it was derived
+// from the telemetry section of the cluster configuration: set a
+// SpanExporter, a SampleEvery, a LookupEnv for the OTEL_* variables.
+func WithTelemetry(f func(*telemetry.Config)) Option {
+	return optionFunc(func(o *startOptions) { o.telCfg = append(o.telCfg, f) })
 }
 
 // WithKubernetesClient gives the k8s provider its API client. Default: the
@@ -131,6 +140,10 @@ type Node struct {
 	// Grains is the node's grain host when kinds were declared (WithGrains),
 	// else nil.
 	Grains *grain.Host
+	// Telemetry is the node's telemetry: metrics, traces, health, the
+	// HTTP listener (Telemetry.Address), the cluster-wide trace query
+	// (Telemetry.ClusterTrace). See docs/telemetry.md.
+	Telemetry *telemetry.Telemetry
 
 	ownLog  bool
 	closers []func() // released after the node stopped (a lease's client)
@@ -192,9 +205,17 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 			return nil, err
 		}
 	}
+	tcfg, err := telemetryConfig(cfg, o)
+	if err != nil {
+		return nil, err
+	}
+	if n.Telemetry, err = telemetry.New(tcfg); err != nil {
+		return nil, err
+	}
 	actorOpts := []actor.Option{
 		actor.WithLogger(n.Log),
 		actor.WithRemote(net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))),
+		actor.WithObserver(n.Telemetry.ActorObserver()),
 	}
 	advertise := cfg.AdvertiseAddress
 	if ip := net.ParseIP(cfg.Host); advertise == "" && ip != nil && ip.IsUnspecified() {
@@ -247,7 +268,7 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 		return nil, err
 	}
 	if len(o.kinds) > 0 {
-		gcfg := grain.Config{Kinds: o.kinds, Logger: n.Log}
+		gcfg := grain.Config{Kinds: o.kinds, Logger: n.Log, Observer: n.Telemetry.GrainObserver()}
 		if o.grainCfg != nil {
 			o.grainCfg(&gcfg)
 		}
@@ -260,10 +281,55 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 			return nil, err
 		}
 	}
+	if err := n.Telemetry.Start(ctx, telemetry.Member{System: n.System, Membership: n.Membership, Grains: n.Grains}); err != nil {
+		if n.Grains != nil {
+			n.Grains.Abort()
+		}
+		n.Membership.Abort()
+		n.stopSystem()
+		return nil, err
+	}
 	self := n.Membership.Self()
 	n.Log.Info("foundation started", zap.String("address", address), zap.String("cluster_address", self.ClusterAddress),
-		zap.String("member", self.ID))
+		zap.String("member", self.ID), zap.String("http", n.Telemetry.Address()))
 	return n, nil
+}
+
+// telemetryConfig derives the telemetry's configuration from the
+// telemetry section (an address with an empty host gets the member's
+// host), then applies WithTelemetry's changes.
+func telemetryConfig(cfg cluster.Config, o startOptions) (telemetry.Config, error) {
+	tc := cfg.Telemetry
+	out := telemetry.Config{
+		Metrics:         tc.Metrics != cluster.TelemetryOff,
+		SampleRatio:     tc.SampleRatio,
+		RecorderSize:    tc.RecorderSize,
+		ExpectedMembers: tc.ExpectedMembers,
+		Cluster:         cfg.Name,
+		Logger:          o.logger,
+		LookupEnv:       o.lookupEnv,
+	}
+	if tc.Address != cluster.TelemetryOff {
+		host, port, err := net.SplitHostPort(tc.Address)
+		if err != nil {
+			return out, fmt.Errorf("%w: telemetry.address: %q: %v", cluster.ErrInvalidConfig, tc.Address, err)
+		}
+		if host == "" {
+			host = cfg.Host
+		}
+		out.Address = net.JoinHostPort(host, port)
+	}
+	var err error
+	if out.Tracing, err = telemetry.ParseTracing(cmp.Or(tc.Tracing, cluster.TelemetryOff)); err != nil {
+		return out, err
+	}
+	if out.Advisor, err = telemetry.ParseAdvisor(cmp.Or(tc.Advisor, cluster.TelemetryOff)); err != nil {
+		return out, err
+	}
+	for _, f := range o.telCfg {
+		f(&out)
+	}
+	return out, nil
 }
 
 // membershipConfig derives the membership's configuration: the cluster
@@ -430,6 +496,11 @@ func (n *Node) Stop(ctx context.Context) error {
 	}
 	if merr := n.Membership.Stop(lctx); err == nil {
 		err = merr
+	}
+	// Telemetry after the leave (its probes see the member go not ready),
+	// before the actor system: spans still batched are flushed.
+	if terr := n.Telemetry.Stop(ctx); err == nil {
+		err = terr
 	}
 	if serr := n.System.Stop(ctx); err == nil {
 		err = serr

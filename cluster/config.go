@@ -183,6 +183,69 @@ type Config struct {
 	// LogLevel is the minimum level logged: debug, info, warn or error.
 	// Default (all profiles): info.
 	LogLevel string `yaml:"log_level,omitempty"`
+
+	// Telemetry configures metrics, tracing, health endpoints and the
+	// dashboard (docs/telemetry.md).
+	Telemetry TelemetryConfig `yaml:"telemetry,omitempty"`
+}
+
+// Values of the telemetry keys.
+const (
+	// TelemetryOff turns off telemetry.address (no HTTP listener) or
+	// telemetry.metrics, and is a telemetry.tracing and telemetry.advisor
+	// mode.
+	TelemetryOff = "off"
+	// TelemetryOn turns on telemetry.metrics, and is a telemetry.tracing
+	// mode: follow callers' traces and start new ones, sample_ratio of
+	// them sampled.
+	TelemetryOn = "on"
+	// TelemetryFollow is a telemetry.tracing mode: spans only for work
+	// whose caller sampled its trace; this member starts none.
+	TelemetryFollow = "follow"
+	// TelemetryRecommend is a telemetry.advisor mode: list
+	// recommendations.
+	TelemetryRecommend = "recommend"
+	// TelemetryApply is a telemetry.advisor mode: list recommendations and
+	// apply the safe ones.
+	TelemetryApply = "apply"
+)
+
+// TelemetryConfig configures a member's telemetry (YAML key "telemetry"):
+// its HTTP listener (/metrics for Prometheus, /healthz, /readyz, /health,
+// /debug/..., /dashboard), OpenTelemetry metrics and traces, the flight
+// recorder and the performance advisor. OTLP export of spans is configured
+// by the standard OTEL_* environment variables (OTEL_EXPORTER_OTLP_ENDPOINT
+// and the rest; see docs/telemetry.md), not here.
+type TelemetryConfig struct {
+	// Address is the host:port of the member's HTTP listener; port 0 picks
+	// a free port, an empty host means the member's host, "off" means no
+	// listener. Default: development ":0" (on 127.0.0.1, the development
+	// host), production and enterprise ":7352".
+	Address string `yaml:"address,omitempty"`
+	// Metrics is on (collect OpenTelemetry metrics and serve them on
+	// /metrics) or off. Default (all profiles): on.
+	Metrics string `yaml:"metrics,omitempty"`
+	// Tracing is off (no spans), follow (spans only for work whose caller
+	// sampled its trace: free for calls outside a trace) or on (follow,
+	// and start new traces, sample_ratio of them sampled). Default:
+	// development on, production and enterprise follow.
+	Tracing string `yaml:"tracing,omitempty"`
+	// SampleRatio is the fraction of the traces this member starts that
+	// are sampled, with tracing on: more than 0, at most 1 (to start none,
+	// set tracing to follow). Default: development 1, production and
+	// enterprise 0.01.
+	SampleRatio float64 `yaml:"sample_ratio,omitempty"`
+	// RecorderSize is how many finished spans the flight recorder keeps
+	// (events: a quarter as many), 16..1048576. Default (all profiles):
+	// 4096.
+	RecorderSize int `yaml:"recorder_size,omitempty"`
+	// ExpectedMembers is the cluster size /health compares the view with;
+	// >= 0. Default: 0, meaning not compared.
+	ExpectedMembers int `yaml:"expected_members,omitempty"`
+	// Advisor is off, recommend (list recommendations in /health and on
+	// the dashboard) or apply (and apply the safe ones to registered
+	// tunables). Default (all profiles): recommend.
+	Advisor string `yaml:"advisor,omitempty"`
 }
 
 // Split-brain strategies, the values of SplitBrainConfig.Strategy.

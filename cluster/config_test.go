@@ -171,6 +171,13 @@ func TestPresetValues(t *testing.T) {
 		{"kinds", []string(nil), []string(nil), []string(nil)},
 		{"labels", map[string]string(nil), map[string]string(nil), map[string]string(nil)},
 		{"log_level", "info", "info", "info"},
+		{"telemetry.address", ":0", ":7352", ":7352"},
+		{"telemetry.metrics", "on", "on", "on"},
+		{"telemetry.tracing", "on", "follow", "follow"},
+		{"telemetry.sample_ratio", 1.0, 0.01, 0.01},
+		{"telemetry.recorder_size", 4096, 4096, 4096},
+		{"telemetry.expected_members", 0, 0, 0},
+		{"telemetry.advisor", "recommend", "recommend", "recommend"},
 	}
 	presets := []struct {
 		name string
@@ -327,6 +334,16 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"negative cluster port", func(c *cluster.Config) { c.ClusterPort = -1 }, "cluster_port: -1 must be 0..65535 (0: pick a free port)"},
 		{"cluster port too large", func(c *cluster.Config) { c.ClusterPort = 65536 }, "cluster_port: 65536 must be 0..65535"},
 		{"cluster port is port", func(c *cluster.Config) { c.ClusterPort = c.Port }, "cluster_port: 7350 is also port; membership gossip and actor remoting need different ports"},
+		{"telemetry address without port", func(c *cluster.Config) { c.Telemetry.Address = "127.0.0.1" }, `telemetry.address: "127.0.0.1" is not host:port (e.g. :7352, 127.0.0.1:0) or off`},
+		{"telemetry address empty", func(c *cluster.Config) { c.Telemetry.Address = "" }, "telemetry.address: empty; want host:port"},
+		{"telemetry address is port", func(c *cluster.Config) { c.Telemetry.Address = ":7350" }, `telemetry.address: ":7350": port 7350 is also port or cluster_port`},
+		{"telemetry port too large", func(c *cluster.Config) { c.Telemetry.Address = ":70000" }, `telemetry.address: ":70000": port must be 0..65535`},
+		{"telemetry metrics", func(c *cluster.Config) { c.Telemetry.Metrics = "yes" }, `telemetry.metrics: "yes" must be on or off`},
+		{"telemetry tracing", func(c *cluster.Config) { c.Telemetry.Tracing = "always" }, `telemetry.tracing: "always" must be off, follow or on`},
+		{"telemetry sample ratio", func(c *cluster.Config) { c.Telemetry.SampleRatio = 1.5 }, "telemetry.sample_ratio: 1.5 must be > 0 and <= 1"},
+		{"telemetry recorder size", func(c *cluster.Config) { c.Telemetry.RecorderSize = 2 }, "telemetry.recorder_size: 2 must be 16..1048576"},
+		{"telemetry expected members", func(c *cluster.Config) { c.Telemetry.ExpectedMembers = -1 }, "telemetry.expected_members: -1 must be >= 0"},
+		{"telemetry advisor", func(c *cluster.Config) { c.Telemetry.Advisor = "auto" }, `telemetry.advisor: "auto" must be off, recommend or apply`},
 		{"advertise cluster without port", func(c *cluster.Config) { c.AdvertiseClusterAddress = "10.0.0.1" }, `advertise_cluster_address: "10.0.0.1" is not host:port`},
 		{"advertise cluster without host", func(c *cluster.Config) { c.AdvertiseClusterAddress = ":7351" }, `advertise_cluster_address: ":7351" has no host`},
 		{"advertise cluster port 0", func(c *cluster.Config) { c.AdvertiseClusterAddress = "10.0.0.1:0" }, `advertise_cluster_address: "10.0.0.1:0": port must be 1..65535`},
@@ -1059,6 +1076,7 @@ func TestEnvVarsCoverEveryKey(t *testing.T) {
 		"int":      {"4242", 4242},
 		"bool":     {"true", true},
 		"duration": {"42s", 42 * time.Second},
+		"float":    {"0.25", 0.25},
 		"list":     {"a:1,b:2", []string{"a:1", "b:2"}},
 		"map":      {"k=v", map[string]string{"k": "v"}},
 	}

@@ -29,7 +29,8 @@ type EnvVar struct {
 	Key string
 	// Format is how the value is read: "string"; "int"; "bool" ("true" or
 	// "false"; also 1, 0, t, f and their capitals); "duration" (Go syntax:
-	// "500ms", "2s", "1m30s"); "list" (comma-separated: "a,b");
+	// "500ms", "2s", "1m30s"); "float" (a decimal: "0.25"); "list"
+	// (comma-separated: "a,b");
 	// "map" (comma-separated key=value pairs: "role=api,zone=a").
 	Format string
 	// Fallback is a variable read when Name is unset; "" when none.
@@ -89,6 +90,17 @@ func envDuration(name, key string, field func(*Config) *time.Duration) envBindin
 			return fmt.Errorf("%q is not a duration; want Go syntax such as 500ms, 2s or 1m30s", v)
 		}
 		*field(c) = d
+		return nil
+	}}
+}
+
+func envFloat(name, key string, field func(*Config) *float64) envBinding {
+	return envBinding{EnvVar{Name: name, Key: key, Format: "float"}, func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number; want a decimal such as 0.25", v)
+		}
+		*field(c) = f
 		return nil
 	}}
 }
@@ -195,6 +207,14 @@ func envBindings() []envBinding {
 		envList("FOUNDATION_KINDS", "kinds", func(c *Config) *[]string { return &c.Kinds }),
 		envMap("FOUNDATION_LABELS", "labels", func(c *Config) *map[string]string { return &c.Labels }),
 		envText("FOUNDATION_LOG_LEVEL", "log_level", func(c *Config) *string { return &c.LogLevel }),
+
+		envText("FOUNDATION_TELEMETRY_ADDRESS", "telemetry.address", func(c *Config) *string { return &c.Telemetry.Address }),
+		envText("FOUNDATION_TELEMETRY_METRICS", "telemetry.metrics", func(c *Config) *string { return &c.Telemetry.Metrics }),
+		envText("FOUNDATION_TELEMETRY_TRACING", "telemetry.tracing", func(c *Config) *string { return &c.Telemetry.Tracing }),
+		envFloat("FOUNDATION_TELEMETRY_SAMPLE_RATIO", "telemetry.sample_ratio", func(c *Config) *float64 { return &c.Telemetry.SampleRatio }),
+		envInt("FOUNDATION_TELEMETRY_RECORDER_SIZE", "telemetry.recorder_size", func(c *Config) *int { return &c.Telemetry.RecorderSize }),
+		envInt("FOUNDATION_TELEMETRY_EXPECTED_MEMBERS", "telemetry.expected_members", func(c *Config) *int { return &c.Telemetry.ExpectedMembers }),
+		envText("FOUNDATION_TELEMETRY_ADVISOR", "telemetry.advisor", func(c *Config) *string { return &c.Telemetry.Advisor }),
 	}
 }
 

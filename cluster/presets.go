@@ -111,6 +111,26 @@ func productionBase() Config {
 		},
 		// Info is what an operator reads; debug is opt-in.
 		LogLevel: "info",
+		Telemetry: TelemetryConfig{
+			// The port after ClusterPort, fixed so that Prometheus's
+			// scrape configs and Kubernetes probes can name it; the
+			// member's host.
+			Address: ":7352",
+			// Counting costs a few nanoseconds per batch of messages
+			// (BENCHMARKS.md): always worth it.
+			Metrics: TelemetryOn,
+			// Follow the traces that callers sampled (an HTTP front, the
+			// operator's debug mode) and start none: free for calls made
+			// outside a trace, which is most of them.
+			Tracing: TelemetryFollow,
+			// With tracing on, one trace in a hundred: enough to see the
+			// shape of the traffic at a small cost.
+			SampleRatio: 0.01,
+			// A few seconds of spans of a busy member, hours of a quiet
+			// one; a span costs about 500 bytes.
+			RecorderSize: 4096,
+			Advisor:      TelemetryRecommend,
+		},
 	}
 }
 
@@ -153,6 +173,11 @@ func Development() Config {
 	// Seeds are on the same machine: if joining takes longer than 2s,
 	// something is wrong; say so quickly.
 	c.JoinTimeout = 2 * time.Second
+	// Several members on one machine: a free port each, on Host.
+	c.Telemetry.Address = ":0"
+	// A developer wants to see every call's trace on the dashboard.
+	c.Telemetry.Tracing = TelemetryOn
+	c.Telemetry.SampleRatio = 1
 	return c
 }
 

@@ -189,7 +189,61 @@ func (c Config) Validate() error {
 	default:
 		p.addf("log_level", "%q must be debug, info, warn or error", c.LogLevel)
 	}
+	c.validateTelemetry(&p)
 	return errors.Join(p...)
+}
+
+// Bounds of telemetry.recorder_size.
+const (
+	minRecorderSize = 16
+	maxRecorderSize = 1 << 20
+)
+
+// validateTelemetry checks the telemetry section.
+func (c Config) validateTelemetry(p *configProblems) {
+	tc := c.Telemetry
+	switch addr := tc.Address; {
+	case addr == "":
+		p.addf("telemetry.address", "empty; want host:port (empty host: the member's host; port 0: a free port) or off")
+	case addr == TelemetryOff:
+	default:
+		host, port, err := net.SplitHostPort(addr)
+		n, perr := strconv.Atoi(port)
+		switch {
+		case err != nil:
+			p.addf("telemetry.address", "%q is not host:port (e.g. :7352, 127.0.0.1:0) or off", addr)
+		case perr != nil || n < 0 || n > 65535:
+			p.addf("telemetry.address", "%q: port must be 0..65535 (0: pick a free port)", addr)
+		case host != "" && net.ParseIP(host) == nil && !isHostName(host):
+			p.addf("telemetry.address", "%q: host must be an IP address or a host name (empty: the member's host)", addr)
+		case n != 0 && (n == c.Port || n == c.ClusterPort):
+			p.addf("telemetry.address", "%q: port %d is also port or cluster_port; the HTTP listener needs a port of its own", addr, n)
+		}
+	}
+	switch tc.Metrics {
+	case "", TelemetryOn, TelemetryOff:
+	default:
+		p.addf("telemetry.metrics", "%q must be on or off", tc.Metrics)
+	}
+	switch tc.Tracing {
+	case "", TelemetryOn, TelemetryFollow, TelemetryOff:
+	default:
+		p.addf("telemetry.tracing", "%q must be off, follow or on", tc.Tracing)
+	}
+	if r := tc.SampleRatio; !(r > 0 && r <= 1) {
+		p.addf("telemetry.sample_ratio", "%v must be > 0 and <= 1 (to start no trace, set telemetry.tracing to follow)", r)
+	}
+	if n := tc.RecorderSize; n < minRecorderSize || n > maxRecorderSize {
+		p.addf("telemetry.recorder_size", "%d must be %d..%d", n, minRecorderSize, maxRecorderSize)
+	}
+	if tc.ExpectedMembers < 0 {
+		p.addf("telemetry.expected_members", "%d must be >= 0 (0: not compared)", tc.ExpectedMembers)
+	}
+	switch tc.Advisor {
+	case "", TelemetryOff, TelemetryRecommend, TelemetryApply:
+	default:
+		p.addf("telemetry.advisor", "%q must be off, recommend or apply", tc.Advisor)
+	}
 }
 
 // validateSplitBrain checks the split_brain section.

@@ -70,6 +70,7 @@ type Host struct {
 	stopped   chan struct{}
 	stopErr   error
 	unsub     func()
+	unsubSet  atomic.Bool // Start succeeded
 	wg        sync.WaitGroup
 }
 
@@ -183,12 +184,17 @@ func (h *Host) Start(context.Context) error {
 			return
 		}
 		h.goFunc(func() { h.followView(events) })
+		h.unsubSet.Store(true)
 	})
 	return err
 }
 
 // Self is this member's id.
 func (h *Host) Self() string { return h.self }
+
+// Serving reports whether the host has started and is not stopping: its
+// grain streams are registered on the cluster port (readiness probes ask).
+func (h *Host) Serving() bool { return h.unsubSet.Load() && !h.closing.Load() }
 
 // Activations is the number of live activations on this member.
 func (h *Host) Activations() int { return int(h.load.Load()) }
