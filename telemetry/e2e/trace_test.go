@@ -1,0 +1,102 @@
+package e2e_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/foundation-go/foundation/telemetry"
+)
+
+// wantChain is the request's causal chain: each span's name prefix and
+// the member (index) it runs on, each the parent of the next. A service
+// hop will add ("service.call", 2) and ("service.receive", 2) after the
+// leaf's receive.
+var wantChain = []struct {
+	name   string
+	member int
+}{
+	{"actor.call", 0},
+	{"actor.receive", 0},
+	{"grain.call middle", 0},
+	{"grain.receive middle", 1},
+	{"grain.call leaf", 1},
+	{"grain.receive leaf", 2},
+}
+
+// checkChain finds wantChain in spans (name, span id, parent id, member
+// id) and fails the test when a link is missing.
+func checkChain(t *testing.T, ids []string, spans []chainSpan) {
+	t.Helper()
+	var parent *chainSpan
+	for _, w := range wantChain {
+		var found *chainSpan
+		for i := range spans {
+			s := &spans[i]
+			if !strings.HasPrefix(s.name, w.name) || s.member != ids[w.member] {
+				continue
+			}
+			if parent == nil || s.parent == parent.id {
+				found = s
+				break
+			}
+		}
+		if found == nil {
+			var got []string
+			for _, s := range spans {
+				got = append(got, s.name+"@"+s.member[:8]+" id="+s.id+" parent="+s.parent)
+			}
+			t.Fatalf("no span %q on member %d (%s) child of %v; spans:\n%s", w.name, w.member, ids[w.member], parent, strings.Join(got, "\n"))
+		}
+		parent = found
+	}
+}
+
+type chainSpan struct{ name, id, parent, member string }
+
+// TestTraceThroughThreeMembers sends one request through three members
+// (call -> grain -> grain) and reads its trace back with the cluster-wide
+// query (Go API and HTTP): one trace, parent and child spans on all three
+// members, the context value carried to the end.
+func TestTraceThroughThreeMembers(t *testing.T) {
+	tc := startThree(t, nil, nil)
+	got := tc.request(t, "req-42")
+	if got[0] != "req-42" {
+		t.Fatalf("the leaf saw request-id %q, want req-42", got[0])
+	}
+	if got[2] != tc.nodes[2].Membership.Self().ID {
+		t.Fatalf("the leaf ran on %s, want member 2", got[2])
+	}
+	traceID := got[1]
+	if len(traceID) != 32 {
+		t.Fatalf("the leaf saw trace id %q", traceID)
+	}
+	ids := memberIDs(tc)
+	var tr *telemetry.Trace
+	eventually(t, 5*time.Second, "the trace on three members", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		var err error
+		tr, err = tc.nodes[0].Telemetry.ClusterTrace(ctx, traceID)
+		return err == nil && len(tr.Members()) == 3 && len(tr.Spans) >= len(wantChain)
+	})
+	var spans []chainSpan
+	for _, s := range tr.Spans {
+		if s.TraceID != traceID {
+			t.Fatalf("span of trace %s in trace %s", s.TraceID, traceID)
+		}
+		spans = append(spans, chainSpan{s.Name, s.SpanID, s.ParentID, s.Member})
+	}
+	checkChain(t, ids, spans)
+	if roots := tr.Tree(); len(roots) != 1 {
+		t.Fatalf("%d roots, want 1:\n%s", len(roots), tr)
+	}
+	t.Logf("causal tree:\n%s", tr)
+
+	// The same through HTTP, from another member.
+	code, body := httpGet(t, "http://"+tc.nodes[2].Telemetry.Address()+"/debug/traces/"+traceID+"?format=text")
+	if code != 200 || !strings.Contains(body, "grain.receive leaf") || !strings.Contains(body, "on 3 members") {
+		t.Fatalf("GET /debug/traces: %d\n%s", code, body)
+	}
+}
