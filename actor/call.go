@@ -11,6 +11,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/foundation-go/foundation/internal/actorhooks"
 	"github.com/foundation-go/foundation/internal/protos"
 )
 
@@ -313,9 +314,12 @@ func ctxErr(pid *PID, err error) error {
 	return fmt.Errorf("%w: call to %s: %w", ErrCanceled, PIDString(pid), err)
 }
 
-// NewReplyTo makes a reply handle for a caller at pid. Test kits use it;
-// applications get ReplyTo from Process.ReplyTo.
-func NewReplyTo(pid *PID) ReplyTo { return ReplyTo{pid: pid} }
+func init() {
+	actorhooks.NewReplyTo = func(pid *PID) any { return ReplyTo{pid: pid} }
+	actorhooks.NewMonitorRef = func(id uint64, watcher, target *PID) any {
+		return MonitorRef{id: id, watcher: watcher, target: target}
+	}
+}
 
 // PID is the caller's reply address (nil for the zero ReplyTo).
 func (r ReplyTo) PID() *PID { return r.pid }

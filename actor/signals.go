@@ -429,12 +429,6 @@ func (s *System) acceptDown(watcher *PID, ref uint64) bool {
 	return ok
 }
 
-// NewMonitorRef makes a MonitorRef. Test kits use it; applications get refs
-// from Monitor.
-func NewMonitorRef(id uint64, watcher, target *PID) MonitorRef {
-	return MonitorRef{id: id, watcher: watcher, target: target}
-}
-
 // Target is the monitored process.
 func (r MonitorRef) Target() *PID { return r.target }
 
