@@ -179,14 +179,14 @@ type faultConn struct {
 	n        *Network
 	from, to string
 
-	mu       sync.Mutex
-	out      []chunk // written, not yet sent
-	in       []byte  // received, not yet read
-	inErr    error   // the read side's end
-	closed   bool
-	readDL   time.Time
-	wake     chan struct{} // signalled when out grows (sendPump waits on it)
-	done     chan struct{} // closed by Close
+	mu     sync.Mutex
+	out    []chunk // written, not yet sent
+	in     []byte  // received, not yet read
+	inErr  error   // the read side's end
+	closed bool
+	readDL time.Time
+	wake   chan struct{} // signalled when out grows (sendPump waits on it)
+	done   chan struct{} // closed by Close
 }
 
 type chunk struct {

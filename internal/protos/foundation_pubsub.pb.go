@@ -123,6 +123,110 @@ func (x *PubSubFrame) GetHeaders() map[string]string {
 	return nil
 }
 
+// ServiceInstance is one registered instance of a service, as replicated in
+// the service registry.
+type ServiceInstance struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Service string                 `protobuf:"bytes,1,opt,name=service,proto3" json:"service,omitempty"`
+	// The registering member's id and the process's address and id.
+	Member       string            `protobuf:"bytes,2,opt,name=member,proto3" json:"member,omitempty"`
+	PidAddress   string            `protobuf:"bytes,3,opt,name=pid_address,json=pidAddress,proto3" json:"pid_address,omitempty"`
+	PidId        string            `protobuf:"bytes,4,opt,name=pid_id,json=pidId,proto3" json:"pid_id,omitempty"`
+	Metadata     map[string]string `protobuf:"bytes,5,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Capabilities []string          `protobuf:"bytes,6,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
+	// healthy is false while the instance's health check fails.
+	Unhealthy          bool  `protobuf:"varint,7,opt,name=unhealthy,proto3" json:"unhealthy,omitempty"`
+	RegisteredUnixNano int64 `protobuf:"varint,8,opt,name=registered_unix_nano,json=registeredUnixNano,proto3" json:"registered_unix_nano,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *ServiceInstance) Reset() {
+	*x = ServiceInstance{}
+	mi := &file_foundation_pubsub_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServiceInstance) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServiceInstance) ProtoMessage() {}
+
+func (x *ServiceInstance) ProtoReflect() protoreflect.Message {
+	mi := &file_foundation_pubsub_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServiceInstance.ProtoReflect.Descriptor instead.
+func (*ServiceInstance) Descriptor() ([]byte, []int) {
+	return file_foundation_pubsub_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ServiceInstance) GetService() string {
+	if x != nil {
+		return x.Service
+	}
+	return ""
+}
+
+func (x *ServiceInstance) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *ServiceInstance) GetPidAddress() string {
+	if x != nil {
+		return x.PidAddress
+	}
+	return ""
+}
+
+func (x *ServiceInstance) GetPidId() string {
+	if x != nil {
+		return x.PidId
+	}
+	return ""
+}
+
+func (x *ServiceInstance) GetMetadata() map[string]string {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *ServiceInstance) GetCapabilities() []string {
+	if x != nil {
+		return x.Capabilities
+	}
+	return nil
+}
+
+func (x *ServiceInstance) GetUnhealthy() bool {
+	if x != nil {
+		return x.Unhealthy
+	}
+	return false
+}
+
+func (x *ServiceInstance) GetRegisteredUnixNano() int64 {
+	if x != nil {
+		return x.RegisteredUnixNano
+	}
+	return 0
+}
+
 var File_foundation_pubsub_proto protoreflect.FileDescriptor
 
 const file_foundation_pubsub_proto_rawDesc = "" +
@@ -138,6 +242,19 @@ const file_foundation_pubsub_proto_rawDesc = "" +
 	"\aheaders\x18\a \x03(\v2+.foundation.pubsub.PubSubFrame.HeadersEntryR\aheaders\x1a:\n" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xfa\x02\n" +
+	"\x0fServiceInstance\x12\x18\n" +
+	"\aservice\x18\x01 \x01(\tR\aservice\x12\x16\n" +
+	"\x06member\x18\x02 \x01(\tR\x06member\x12\x1f\n" +
+	"\vpid_address\x18\x03 \x01(\tR\n" +
+	"pidAddress\x12\x15\n" +
+	"\x06pid_id\x18\x04 \x01(\tR\x05pidId\x12L\n" +
+	"\bmetadata\x18\x05 \x03(\v20.foundation.pubsub.ServiceInstance.MetadataEntryR\bmetadata\x12\"\n" +
+	"\fcapabilities\x18\x06 \x03(\tR\fcapabilities\x12\x1c\n" +
+	"\tunhealthy\x18\a \x01(\bR\tunhealthy\x120\n" +
+	"\x14registered_unix_nano\x18\b \x01(\x03R\x12registeredUnixNano\x1a;\n" +
+	"\rMetadataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B5Z3github.com/foundation-go/foundation/internal/protosb\x06proto3"
 
 var (
@@ -152,18 +269,21 @@ func file_foundation_pubsub_proto_rawDescGZIP() []byte {
 	return file_foundation_pubsub_proto_rawDescData
 }
 
-var file_foundation_pubsub_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_foundation_pubsub_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_foundation_pubsub_proto_goTypes = []any{
-	(*PubSubFrame)(nil), // 0: foundation.pubsub.PubSubFrame
-	nil,                 // 1: foundation.pubsub.PubSubFrame.HeadersEntry
+	(*PubSubFrame)(nil),     // 0: foundation.pubsub.PubSubFrame
+	(*ServiceInstance)(nil), // 1: foundation.pubsub.ServiceInstance
+	nil,                     // 2: foundation.pubsub.PubSubFrame.HeadersEntry
+	nil,                     // 3: foundation.pubsub.ServiceInstance.MetadataEntry
 }
 var file_foundation_pubsub_proto_depIdxs = []int32{
-	1, // 0: foundation.pubsub.PubSubFrame.headers:type_name -> foundation.pubsub.PubSubFrame.HeadersEntry
-	1, // [1:1] is the sub-list for method output_type
-	1, // [1:1] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	2, // 0: foundation.pubsub.PubSubFrame.headers:type_name -> foundation.pubsub.PubSubFrame.HeadersEntry
+	3, // 1: foundation.pubsub.ServiceInstance.metadata:type_name -> foundation.pubsub.ServiceInstance.MetadataEntry
+	2, // [2:2] is the sub-list for method output_type
+	2, // [2:2] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_foundation_pubsub_proto_init() }
@@ -177,7 +297,7 @@ func file_foundation_pubsub_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_foundation_pubsub_proto_rawDesc), len(file_foundation_pubsub_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
