@@ -197,7 +197,7 @@ func TestSerializeMessagesFailsLocallyAsInACluster(t *testing.T) {
 	if !errors.Is(err, grain.ErrNotSerializable) {
 		t.Fatalf("got %v, want ErrNotSerializable", err)
 	}
-	if err := grain.Get[any](c.Host(0), "l", "x").Tell(notProto{1}); !errors.Is(err, grain.ErrNotSerializable) {
+	if err := grain.Get[any](c.Host(0), "l", "x").Tell(context.Background(), notProto{1}); !errors.Is(err, grain.ErrNotSerializable) {
 		t.Fatalf("Tell: got %v, want ErrNotSerializable", err)
 	}
 }
