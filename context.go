@@ -15,7 +15,7 @@ import (
 var (
 	// ErrContextTooLarge: the values a context carries exceed
 	// MaxContextBytes. It also matches actor.ErrHeadersTooLarge, which a
-	// Call, TellContext or grain call returns when the values together
+	// Call, Send or grain call returns when the values together
 	// with the trace context do not fit.
 	ErrContextTooLarge = errors.New("foundation: context values too large")
 	// ErrInvalidContext: a context key is empty or reserved.
@@ -29,7 +29,7 @@ var (
 const MaxContextBytes = actor.MaxHeaderBytes - 4<<10
 
 // WithContext returns a context carrying values. They travel in message
-// headers with every actor.Call, System.TellContext and grain call made
+// headers with every actor.Call, System.Send, grain Call and Tell made
 // with the context (or one derived from it), on this member or another;
 // the handler reads them from its context — actor.ContextOf(p) in a Server
 // or plain actor, the *grain.Context in a grain — with ContextValue, and

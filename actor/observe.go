@@ -22,7 +22,7 @@ import (
 // method must return quickly and must not block or call back into the
 // System. Tokens are the Observer's own values, handed back unchanged.
 type Observer interface {
-	// Send is called by Call, CallAny and TellContext on the sender's
+	// Send is called by Call, CallAny and Send on the sender's
 	// goroutine before the message leaves, with the headers its ctx carries
 	// (nil when none). It returns the headers to send — h itself, or a new
 	// map: it must not modify h — and, for a call, a token for Replied.
@@ -70,7 +70,7 @@ func KindOf(b any) string {
 
 // MaxHeaderBytes bounds the headers of one message: the sum of the lengths
 // of their keys and values. Context values (foundation.WithContext), the
-// W3C trace context and baggage all travel as headers; a Call, TellContext
+// W3C trace context and baggage all travel as headers; a Call, Send
 // or grain call whose headers exceed the bound is refused with
 // ErrHeadersTooLarge before anything is sent.
 const MaxHeaderBytes = 16 << 10
@@ -91,33 +91,6 @@ func CheckHeaders(h Headers) error {
 	if n > MaxHeaderBytes {
 		return fmt.Errorf("%w: %d bytes in %d headers, at most %d (actor.MaxHeaderBytes): keep context values small, carry data in the message", ErrHeadersTooLarge, n, len(h), MaxHeaderBytes)
 	}
-	return nil
-}
-
-// TellContext is Tell carrying the headers of ctx (WithHeaders, and what
-// the System's Observer adds: a trace context). It returns
-// ErrHeadersTooLarge when they exceed MaxHeaderBytes, ErrInvalid for a nil
-// pid and ErrStopped when the system is not running; otherwise the message
-// was sent (a dead target drops it, as Tell does).
-func (s *System) TellContext(ctx context.Context, pid *PID, msg any) error {
-	if pid == nil {
-		return fmt.Errorf("%w: TellContext: pid is nil", ErrInvalid)
-	}
-	if err := s.check(); err != nil {
-		return err
-	}
-	h, _ := ctx.Value(headersKey{}).(Headers)
-	if o := s.opts.observer; o != nil {
-		h, _ = o.Send(ctx, pid, msg, false, h)
-	}
-	if err := CheckHeaders(h); err != nil {
-		return err
-	}
-	if len(h) == 0 {
-		s.root.Send(pid, msg)
-		return nil
-	}
-	s.tellEnvelope(pid, &actor.MessageEnvelope{Header: h.clone(), Message: msg})
 	return nil
 }
 

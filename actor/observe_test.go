@@ -107,7 +107,7 @@ func TestContextOfWithoutObserver(t *testing.T) {
 	}
 }
 
-func TestTellContextCarriesHeaders(t *testing.T) {
+func TestSendCarriesHeaders(t *testing.T) {
 	o := &obsRecorder{}
 	s := start(t, actor.WithObserver(o))
 	got := make(chan string, 1)
@@ -120,7 +120,7 @@ func TestTellContextCarriesHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := actor.WithHeaders(context.Background(), actor.Headers{"user": "cy"})
-	if err := s.TellContext(ctx, pid, "hello"); err != nil {
+	if err := s.Send(ctx, pid, "hello"); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -131,7 +131,7 @@ func TestTellContextCarriesHeaders(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no message")
 	}
-	if err := s.TellContext(ctx, nil, "x"); !errors.Is(err, actor.ErrInvalid) {
+	if err := s.Send(ctx, nil, "x"); !errors.Is(err, actor.ErrInvalid) {
 		t.Fatalf("nil pid: %v", err)
 	}
 }
@@ -147,8 +147,8 @@ func TestHeadersTooLarge(t *testing.T) {
 	if _, err := actor.Call[string](ctx, s, pid, "q"); !errors.Is(err, actor.ErrHeadersTooLarge) {
 		t.Fatalf("Call: %v, want ErrHeadersTooLarge", err)
 	}
-	if err := s.TellContext(ctx, pid, "q"); !errors.Is(err, actor.ErrHeadersTooLarge) {
-		t.Fatalf("TellContext: %v, want ErrHeadersTooLarge", err)
+	if err := s.Send(ctx, pid, "q"); !errors.Is(err, actor.ErrHeadersTooLarge) {
+		t.Fatalf("Send: %v, want ErrHeadersTooLarge", err)
 	}
 	// The system still works, and a call just within the bound goes.
 	ok := actor.Headers{"blob": strings.Repeat("x", actor.MaxHeaderBytes-len("blob"))}
