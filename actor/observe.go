@@ -261,25 +261,35 @@ func (s *System) Processes() []ProcessInfo {
 	if s.state.Load() != stateRunning {
 		return nil
 	}
+	if !mailboxFieldOK {
+		return nil
+	}
 	var out []ProcessInfo
+	// The registry is 1024 concurrent maps: IterCb reads each under its
+	// shard locks with no copies and no goroutines (Items would start one
+	// per shard, 32 768 in all).
 	for _, bucket := range s.as.ProcessRegistry.LocalPIDs.LocalPIDs {
-		for id, item := range bucket.Items() {
+		bucket.IterCb(func(id string, item any) {
 			ap, ok := item.(*actor.ActorProcess)
-			if !ok || !mailboxFieldOK {
-				continue
+			if !ok {
+				return
 			}
 			mb := mailboxOf(ap)
 			fm := foundationMailbox(mb)
 			if fm == nil {
-				continue // engine infrastructure
+				return // engine infrastructure
 			}
 			pi := ProcessInfo{PID: s.as.NewLocalPID(id), Mailbox: mb.UserMessageCount(), Kind: fm.kindName()}
 			if i := strings.LastIndexByte(id, '/'); i > 0 {
 				pi.Parent = id[:i]
 			}
-			s.table.peek(pi.PID, func(e *entry) { pi.Names = append([]string(nil), e.names...) })
 			out = append(out, pi)
-		}
+		})
+	}
+	// Names are looked up outside the registry's locks.
+	for i := range out {
+		pi := &out[i]
+		s.table.peek(pi.PID, func(e *entry) { pi.Names = append([]string(nil), e.names...) })
 	}
 	return out
 }

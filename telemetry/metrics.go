@@ -93,44 +93,32 @@ func newMetrics(t *Telemetry, res *resource.Resource) (*metrics, error) {
 	m.serviceDur = hist("foundation.service.call.duration", "Duration of service calls made on this member. Fed by Telemetry.StartServiceCall.")
 	m.published = counter("foundation.pubsub.published", "{message}", "Messages published on this member, by topic. Fed by Telemetry.StartPublish.")
 
-	_, err = m.meter.Int64ObservableCounter("foundation.actor.messages", metric.WithUnit("{message}"),
-		metric.WithDescription("User messages handled by this member's processes, by process kind."),
-		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
-			for _, k := range t.kinds() {
-				o.Observe(int64(k.Messages), metric.WithAttributes(attribute.String("kind", k.Kind)))
-			}
-			return nil
-		}))
+	messages, err := m.meter.Int64ObservableCounter("foundation.actor.messages", metric.WithUnit("{message}"),
+		metric.WithDescription("User messages handled by this member's processes, by process kind."))
 	check(err)
-	_, err = m.meter.Int64ObservableCounter("foundation.actor.calls", metric.WithUnit("{call}"),
-		metric.WithDescription("Calls handled by this member's Servers, by process kind."),
-		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
-			for _, k := range t.kinds() {
-				if k.Calls > 0 {
-					o.Observe(int64(k.Calls), metric.WithAttributes(attribute.String("kind", k.Kind)))
-				}
-			}
-			return nil
-		}))
+	calls, err := m.meter.Int64ObservableCounter("foundation.actor.calls", metric.WithUnit("{call}"),
+		metric.WithDescription("Calls handled by this member's Servers, by process kind."))
 	check(err)
-	_, err = m.meter.Int64ObservableGauge("foundation.actor.processes", metric.WithUnit("{process}"),
-		metric.WithDescription("Live processes on this member, by kind."),
-		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
-			for _, k := range t.kinds() {
-				o.Observe(int64(k.Processes), metric.WithAttributes(attribute.String("kind", k.Kind)))
-			}
-			return nil
-		}))
+	processes, err := m.meter.Int64ObservableGauge("foundation.actor.processes", metric.WithUnit("{process}"),
+		metric.WithDescription("Live processes on this member, by kind."))
 	check(err)
-	_, err = m.meter.Int64ObservableGauge("foundation.actor.mailbox.depth", metric.WithUnit("{message}"),
-		metric.WithDescription("Messages waiting in the mailboxes of this member's processes, by kind: the sum (stat=sum) and the largest mailbox (stat=max)."),
-		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
-			for _, k := range t.kinds() {
-				o.Observe(int64(k.MailboxDepth), metric.WithAttributes(attribute.String("kind", k.Kind), attribute.String("stat", "sum")))
-				o.Observe(int64(k.MaxMailbox), metric.WithAttributes(attribute.String("kind", k.Kind), attribute.String("stat", "max")))
+	depth, err := m.meter.Int64ObservableGauge("foundation.actor.mailbox.depth", metric.WithUnit("{message}"),
+		metric.WithDescription("Messages waiting in the mailboxes of this member's processes, by kind: the sum (stat=sum) and the largest mailbox (stat=max)."))
+	check(err)
+	// One walk of the processes per collection feeds all four.
+	_, err = m.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		for _, k := range t.kinds() {
+			kind := attribute.String("kind", k.Kind)
+			o.ObserveInt64(messages, int64(k.Messages), metric.WithAttributes(kind))
+			if k.Calls > 0 {
+				o.ObserveInt64(calls, int64(k.Calls), metric.WithAttributes(kind))
 			}
-			return nil
-		}))
+			o.ObserveInt64(processes, int64(k.Processes), metric.WithAttributes(kind))
+			o.ObserveInt64(depth, int64(k.MailboxDepth), metric.WithAttributes(kind, attribute.String("stat", "sum")))
+			o.ObserveInt64(depth, int64(k.MaxMailbox), metric.WithAttributes(kind, attribute.String("stat", "max")))
+		}
+		return nil
+	}, messages, calls, processes, depth)
 	check(err)
 	_, err = m.meter.Int64ObservableGauge("foundation.cluster.members", metric.WithUnit("{member}"),
 		metric.WithDescription("Members in this member's view, by status (up, unreachable)."),
@@ -151,7 +139,9 @@ func newMetrics(t *Telemetry, res *resource.Resource) (*metrics, error) {
 			return nil
 		}))
 	check(err)
-	_, err = m.meter.Int64ObservableGauge("foundation.cluster.ready", metric.WithUnit("1"),
+	// No unit: the exporter would name a gauge of unit "1"
+	// foundation_cluster_ready_ratio.
+	_, err = m.meter.Int64ObservableGauge("foundation.cluster.ready",
 		metric.WithDescription("1 when this member is ready (/readyz), else 0; the label status is its own status."),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
 			if t.ms == nil {

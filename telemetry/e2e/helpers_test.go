@@ -243,9 +243,19 @@ func (tc *testCluster) request(t *testing.T, id string) []string {
 // httpGet gets url and returns the status and body.
 func httpGet(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	code, body, err := tryGet(url)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
+	}
+	return code, body
+}
+
+// tryGet gets url and returns the status and body, or the error.
+func tryGet(url string) (int, string, error) {
+	c := http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0, "", err
 	}
 	defer resp.Body.Close()
 	var b strings.Builder
@@ -257,7 +267,7 @@ func httpGet(t *testing.T, url string) (int, string) {
 			break
 		}
 	}
-	return resp.StatusCode, b.String()
+	return resp.StatusCode, b.String(), nil
 }
 
 func memberIDs(tc *testCluster) []string {
