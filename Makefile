@@ -8,7 +8,7 @@ PKGS      := ./...
 # "context deadline exceeded" on a loaded machine.
 FUZZTIME  ?= 3000x
 
-.PHONY: build test fuzz bench proto demo lint
+.PHONY: build test fuzz bench proto demo lint tools
 
 build:
 	$(GO) build $(PKGS)
@@ -36,6 +36,13 @@ fuzz:
 		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
 		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
 	done
+
+## tools: the programs the end-to-end tests start, built into .bin (git
+## ignores it) at the versions pinned in telemetry/internal/tools/go.mod, a
+## module of its own so that Jaeger's dependencies stay out of go.mod.
+## Prometheus and Chromium come from Debian (.ci/run installs them).
+tools:
+	cd telemetry/internal/tools && $(GO) build -o $(CURDIR)/.bin/jaeger github.com/jaegertracing/jaeger/cmd/jaeger
 
 ## bench: every benchmark scenario of ./bench (figures go to BENCHMARKS.md).
 bench:
