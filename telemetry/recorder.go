@@ -8,6 +8,7 @@ import (
 
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // SpanRecord is one finished span as the flight recorder keeps it and the
@@ -43,12 +44,14 @@ type Event struct {
 
 // recorder is the flight recorder: bounded rings of the spans that ended
 // here (an OpenTelemetry SpanProcessor) and of events. The oldest entries
-// are overwritten; nothing blocks.
+// are overwritten; nothing blocks. Spans are kept as the SDK hands them
+// over (immutable once ended) and turned into SpanRecords only when
+// asked for, so that a sampled span costs the recorder one slot write.
 type recorder struct {
 	member string
 
 	mu     sync.Mutex
-	spans  []SpanRecord
+	spans  []sdktrace.ReadOnlySpan
 	sNext  int
 	sFull  bool
 	events []Event
@@ -60,7 +63,7 @@ func newRecorder(member string, size int) *recorder {
 	if size == 0 {
 		size = DefaultRecorderSize
 	}
-	return &recorder{member: member, spans: make([]SpanRecord, size), events: make([]Event, max(size/4, 16))}
+	return &recorder{member: member, spans: make([]sdktrace.ReadOnlySpan, size), events: make([]Event, max(size/4, 16))}
 }
 
 var _ sdktrace.SpanProcessor = (*recorder)(nil)
@@ -74,18 +77,25 @@ func (r *recorder) setMember(id string) {
 func (r *recorder) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
 
 func (r *recorder) OnEnd(s sdktrace.ReadOnlySpan) {
+	r.mu.Lock()
+	r.spans[r.sNext] = s
+	if r.sNext++; r.sNext == len(r.spans) {
+		r.sNext, r.sFull = 0, true
+	}
+	r.mu.Unlock()
+}
+
+// record turns a recorded span into a SpanRecord of this member.
+func (r *recorder) record(s sdktrace.ReadOnlySpan) SpanRecord {
+	sc := s.SpanContext()
 	rec := SpanRecord{
-		TraceID: s.SpanContext().TraceID().String(),
-		SpanID:  s.SpanContext().SpanID().String(),
+		TraceID: sc.TraceID().String(),
+		SpanID:  sc.SpanID().String(),
 		Name:    s.Name(),
 		Kind:    s.SpanKind().String(),
+		Member:  r.member,
 		Start:   s.StartTime(),
 		End:     s.EndTime(),
-	}
-	for _, a := range s.Resource().Attributes() {
-		if a.Key == AttrMember {
-			rec.Member = a.Value.AsString()
-		}
 	}
 	if p := s.Parent(); p.IsValid() {
 		rec.ParentID = p.SpanID().String()
@@ -102,12 +112,7 @@ func (r *recorder) OnEnd(s sdktrace.ReadOnlySpan) {
 			rec.Attrs[string(a.Key)] = a.Value.Emit()
 		}
 	}
-	r.mu.Lock()
-	r.spans[r.sNext] = rec
-	if r.sNext++; r.sNext == len(r.spans) {
-		r.sNext, r.sFull = 0, true
-	}
-	r.mu.Unlock()
+	return rec
 }
 
 func (r *recorder) Shutdown(context.Context) error   { return nil }
@@ -126,28 +131,33 @@ func (r *recorder) event(e Event) {
 	r.mu.Unlock()
 }
 
-// trace returns the spans of traceID recorded here, oldest first.
+// trace returns the spans of traceID recorded here, oldest first (none
+// for an id that is not 32 hex digits).
 func (r *recorder) trace(traceID string) []SpanRecord {
+	id, err := trace.TraceIDFromHex(traceID)
+	if err != nil {
+		return nil
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []SpanRecord
-	r.eachSpan(func(s *SpanRecord) {
-		if s.TraceID == traceID {
-			out = append(out, *s)
+	r.eachSpan(func(s sdktrace.ReadOnlySpan) {
+		if s.SpanContext().TraceID() == id {
+			out = append(out, r.record(s))
 		}
 	})
 	return out
 }
 
 // eachSpan calls f on every recorded span, oldest first. r.mu held.
-func (r *recorder) eachSpan(f func(*SpanRecord)) {
+func (r *recorder) eachSpan(f func(sdktrace.ReadOnlySpan)) {
 	if r.sFull {
 		for i := r.sNext; i < len(r.spans); i++ {
-			f(&r.spans[i])
+			f(r.spans[i])
 		}
 	}
 	for i := 0; i < r.sNext; i++ {
-		f(&r.spans[i])
+		f(r.spans[i])
 	}
 }
 
@@ -165,22 +175,23 @@ type TraceSummary struct {
 // recent returns the last n traces with spans here, newest first.
 func (r *recorder) recent(n int) []TraceSummary {
 	r.mu.Lock()
-	by := map[string]*TraceSummary{}
-	var ends = map[string]time.Time{}
-	r.eachSpan(func(s *SpanRecord) {
-		t := by[s.TraceID]
+	by := map[trace.TraceID]*TraceSummary{}
+	var ends = map[trace.TraceID]time.Time{}
+	r.eachSpan(func(s sdktrace.ReadOnlySpan) {
+		id, name, start, end := s.SpanContext().TraceID(), s.Name(), s.StartTime(), s.EndTime()
+		t := by[id]
 		if t == nil {
-			t = &TraceSummary{TraceID: s.TraceID, Root: s.Name, Start: s.Start}
-			by[s.TraceID] = t
+			t = &TraceSummary{TraceID: id.String(), Root: name, Start: start}
+			by[id] = t
 		}
-		if s.Start.Before(t.Start) {
-			t.Start, t.Root = s.Start, s.Name
+		if start.Before(t.Start) {
+			t.Start, t.Root = start, name
 		}
-		if s.End.After(ends[s.TraceID]) {
-			ends[s.TraceID] = s.End
+		if end.After(ends[id]) {
+			ends[id] = end
 		}
 		t.Spans++
-		if s.Error != "" {
+		if s.Status().Code == codes.Error {
 			t.Errors++
 		}
 	})
