@@ -23,6 +23,9 @@ var (
 	ErrControl = errors.New("telemetry: cluster query failed")
 	// ErrNotFound: no member recorded spans of the trace asked for.
 	ErrNotFound = errors.New("telemetry: not found")
+	// ErrInvalidTraceID: a trace id is not 32 lower-case hex digits (or is
+	// all zero, which W3C trace context forbids).
+	ErrInvalidTraceID = errors.New("telemetry: invalid trace id")
 )
 
 // Tracing is a tracing mode.

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/foundation-go/foundation/cluster"
 )
 
@@ -176,10 +178,14 @@ func (t *Telemetry) queryAll(ctx context.Context, req controlRequest) []memberAn
 // ClusterTrace gathers the spans of traceID from every member's flight
 // recorder (over the cluster port) and returns the trace. Members that did
 // not answer are listed in Trace.Missing; it is ErrNotFound when no member
-// recorded a span of it.
+// recorded a span of it, ErrInvalidTraceID when traceID is not 32
+// lower-case hex digits (not all zero).
 func (t *Telemetry) ClusterTrace(ctx context.Context, traceID string) (*Trace, error) {
 	if t.ms == nil {
 		return nil, ErrNotStarted
+	}
+	if id, err := trace.TraceIDFromHex(traceID); err != nil || id.String() != traceID {
+		return nil, fmt.Errorf("%w: %q: want 32 lower-case hex digits, not all zero", ErrInvalidTraceID, traceID)
 	}
 	tr := &Trace{TraceID: traceID}
 	for _, a := range t.queryAll(ctx, controlRequest{Op: opTrace, TraceID: traceID}) {

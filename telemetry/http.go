@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -152,15 +151,13 @@ func (hs *httpServer) traces(w http.ResponseWriter, r *http.Request) {
 // trace gathers one trace from every member: JSON with its tree, or the
 // printed tree with ?format=text.
 func (hs *httpServer) trace(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if len(id) != 32 || strings.Trim(id, "0123456789abcdef") != "" {
-		http.Error(w, "trace id must be 32 lower-case hex digits", http.StatusBadRequest)
-		return
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	tr, err := hs.t.ClusterTrace(ctx, id)
-	if err != nil && errors.Is(err, ErrNotFound) {
+	tr, err := hs.t.ClusterTrace(ctx, r.PathValue("id"))
+	if errors.Is(err, ErrInvalidTraceID) {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	} else if errors.Is(err, ErrNotFound) {
 		http.Error(w, err.Error(), http.StatusNotFound)
 		return
 	} else if err != nil {
