@@ -8,7 +8,6 @@ import (
 	"reflect"
 	"runtime"
 	"sync/atomic"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
@@ -284,11 +283,10 @@ func (s *System) call(ctx context.Context, pid *PID, req any) (any, error) {
 
 // callObserved is call with the Observer around it.
 func (s *System) callObserved(ctx context.Context, o Observer, proc actor.Process, pid *PID, req any) (any, error) {
-	start := time.Now()
 	h, _ := ctx.Value(headersKey{}).(Headers)
 	h, tok := o.Send(ctx, pid, req, true, h)
 	m, err := s.send(ctx, proc, pid, req, h)
-	o.Replied(tok, pid, req, time.Since(start), err)
+	o.Replied(tok, pid, req, err)
 	return m, err
 }
 

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 )
@@ -28,9 +27,11 @@ type Observer interface {
 	// map: it must not modify h — and, for a call, a token for Replied.
 	Send(ctx context.Context, target *PID, msg any, call bool, h Headers) (Headers, any)
 	// Replied is called when a Call that Send saw returns, on the caller's
-	// goroutine: d is the time from Send to the return, err the Call's
-	// error (nil on success).
-	Replied(token any, target *PID, msg any, d time.Duration, err error)
+	// goroutine, with the Call's error (nil on success). The System does
+	// not time calls (a clock read costs as much as a tenth of a local
+	// Call on some machines): an Observer that wants the duration reads
+	// the clock in Send and keeps it in the token.
+	Replied(token any, target *PID, msg any, err error)
 	// Receive is called on a process's goroutine before its behaviour
 	// handles a user message that carries headers. kind is the process's
 	// kind (see KindOf), b its behaviour (a Server or an Actor). It returns

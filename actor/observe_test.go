@@ -32,7 +32,7 @@ func (o *obsRecorder) Send(_ context.Context, _ *actor.PID, _ any, call bool, h 
 	return out, "token"
 }
 
-func (o *obsRecorder) Replied(tok any, _ *actor.PID, _ any, _ time.Duration, err error) {
+func (o *obsRecorder) Replied(tok any, _ *actor.PID, _ any, err error) {
 	if tok != "token" {
 		panic("token lost")
 	}

@@ -61,6 +61,7 @@ type Telemetry struct {
 	stopOnce  sync.Once
 	stopErr   error
 	startedAt time.Time
+	epoch     time.Time // the monotonic origin of now
 }
 
 const (
@@ -75,7 +76,7 @@ func New(cfg Config) (*Telemetry, error) {
 		return nil, err
 	}
 	t := &Telemetry{cfg: cfg, log: cfg.Logger, lookupEnv: cfg.LookupEnv,
-		tunables: map[string]Tunable{}, services: map[string]HealthCheck{}}
+		tunables: map[string]Tunable{}, services: map[string]HealthCheck{}, epoch: time.Now()}
 	if t.log == nil {
 		t.log = zap.NewNop()
 	}
@@ -185,6 +186,10 @@ func (t *Telemetry) Start(ctx context.Context, m Member) error {
 	t.state = lifeRunning
 	return nil
 }
+
+// now is the time since the Telemetry was made, from the monotonic clock
+// only (one clock read; time.Now reads the wall clock too).
+func (t *Telemetry) now() time.Duration { return time.Since(t.epoch) }
 
 func (t *Telemetry) goFunc(f func()) {
 	t.wg.Add(1)

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -207,45 +208,69 @@ type actorObserver struct{ t *Telemetry }
 
 var _ actor.Observer = actorObserver{}
 
-// callToken carries a call's span to Replied.
-type callToken struct{ span trace.Span }
+// callToken carries a traced call's span and start to Replied.
+type callToken struct {
+	span  trace.Span
+	start time.Duration // since the Telemetry's epoch
+}
+
+// timedCall is the token of an untraced call that is timed: its start
+// since the Telemetry's epoch.
+type timedCall time.Duration
+
+// timeOneIn is how many untraced calls the latency summary's histogram
+// samples one of when metrics are off (a call is timed with two clock
+// reads, a tenth of a local Call where the clock is slow, as kvm-clock
+// is). With metrics on every call is timed: Prometheus's histograms
+// count every call.
+const timeOneIn = 16
 
 func (o actorObserver) Send(ctx context.Context, target *actor.PID, msg any, call bool, h actor.Headers) (actor.Headers, any) {
 	tg := o.t.tracing.Load()
+	var timed any
+	if call && (o.t.metrics.Load() != nil || rand.Uint32()%timeOneIn == 0) {
+		timed = timedCall(o.t.now())
+	}
 	if tg == nil {
-		return h, nil
+		return h, timed
 	}
 	pctx, inTrace := tg.parent(ctx, h)
 	if !inTrace && !tg.rootsPossible() {
-		return h, nil
+		return h, timed
 	}
 	if !call || telctx.IsQuiet(ctx) {
 		// A tell starts no span, and a hop traced by the layer above
 		// (a grain call) none of its own: both carry the trace on.
 		if !trace.SpanContextFromContext(ctx).IsValid() {
-			if !inTrace {
-				return h, nil
-			}
-			return h, nil // h carries the traceparent already
+			return h, timed // h carries the traceparent already, if any
 		}
-		return tg.inject(ctx, h), nil
+		return tg.inject(ctx, h), timed
 	}
 	sctx, span := tg.tr.Start(pctx, "actor.call", trace.WithSpanKind(trace.SpanKindClient))
 	if span.IsRecording() {
 		span.SetAttributes(attribute.String(AttrMember, tg.member), attribute.String(AttrTarget, actor.PIDString(target)),
 			attribute.String(AttrMessageType, typeName(msg)))
 	}
-	return tg.inject(sctx, h), callToken{span}
+	return tg.inject(sctx, h), callToken{span: span, start: o.t.now()}
 }
 
-func (o actorObserver) Replied(tok any, target *actor.PID, _ any, d time.Duration, err error) {
-	if ct, ok := tok.(callToken); ok {
-		endSpan(ct.span, err)
+func (o actorObserver) Replied(tok any, target *actor.PID, _ any, err error) {
+	o.t.stats.actorCalls.add(err != nil)
+	var start time.Duration
+	switch tk := tok.(type) {
+	case timedCall:
+		start = time.Duration(tk)
+	case callToken:
+		endSpan(tk.span, err)
+		start = tk.start
+	default:
+		return // not timed
 	}
+	d := o.t.now() - start
 	if m := o.t.metrics.Load(); m != nil {
 		m.actorCall(target, d, err)
 	}
-	o.t.stats.actorCalls.add(d, err != nil)
+	o.t.stats.actorCalls.took(d)
 }
 
 // grainIdentifier is implemented by grain activations.
@@ -336,7 +361,8 @@ func (o grainObserver) CallDone(tok any, kind string, d time.Duration, err error
 	if m := o.t.metrics.Load(); m != nil {
 		m.grainCall(kind, d, err)
 	}
-	o.t.stats.grainCalls.add(d, err != nil)
+	o.t.stats.grainCalls.add(err != nil)
+	o.t.stats.grainCalls.took(d)
 }
 
 func (o grainObserver) Activated(ctx context.Context, kind, identity string, start time.Time, err error) {
