@@ -182,6 +182,12 @@ func startThree(t *testing.T, env map[string]string, extra func(i int, c *cluste
 				c.Secret = "test-secret-0123456789"
 				c.Labels = map[string]string{"role": roles[i]}
 				c.Telemetry.Address = "127.0.0.1:0"
+				// SWIM timings that a loaded two-core machine running the
+				// race detector, Prometheus or Jaeger beside three members
+				// does not trip over: these tests are about telemetry, and
+				// a member fenced by a late probe moves the grains away.
+				c.ProbeInterval = time.Second
+				c.ProbeTimeout = 500 * time.Millisecond
 				if extra != nil {
 					extra(i, c)
 				}
