@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -101,6 +102,19 @@ func TestTraceThroughThreeMembers(t *testing.T) {
 		t.Fatalf("%d roots, want 1:\n%s", len(roots), tr)
 	}
 	t.Logf("causal tree:\n%s", tr)
+
+	// Bad trace ids are refused, in Go and over HTTP.
+	for _, bad := range []string{"", "xyz", strings.Repeat("0", 32), strings.ToUpper(traceID)} {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		_, err := tc.nodes[0].Telemetry.ClusterTrace(ctx, bad)
+		cancel()
+		if !errors.Is(err, telemetry.ErrInvalidTraceID) {
+			t.Fatalf("ClusterTrace(%q): %v, want ErrInvalidTraceID", bad, err)
+		}
+	}
+	if code, _ := httpGet(t, "http://"+tc.nodes[1].Telemetry.Address()+"/debug/traces/not-a-trace"); code != 400 {
+		t.Fatalf("GET /debug/traces/not-a-trace: %d, want 400", code)
+	}
 
 	// The same through HTTP, from another member.
 	code, body := httpGet(t, "http://"+tc.nodes[2].Telemetry.Address()+"/debug/traces/"+traceID+"?format=text")
