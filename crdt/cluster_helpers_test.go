@@ -124,3 +124,16 @@ func bg(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// peek runs f on r's replica of key without copying it (under r's lock);
+// false if r holds no value for key.
+func peek[T CRDT[T]](r *Replicator, k Key[T], f func(v T)) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, b, err := lookup(r.st, k)
+	if err != nil || b == nil {
+		return false
+	}
+	f(b.v)
+	return true
+}
