@@ -26,7 +26,7 @@ FUZZ_TARGETS := \
 	./cluster:FuzzReadHandshake ./cluster:FuzzDecodeNode ./cluster:FuzzStreamServer \
 	./cluster:FuzzLoadConfigYAML ./cluster:FuzzLoadConfigEnv ./grain:FuzzReadFrame \
 	./provider:FuzzVerify ./provider/mdns:FuzzParse ./provider/etcd:FuzzViewPut \
-	./provider/static:FuzzNew
+	./provider/static:FuzzNew ./crdt:FuzzReadFrame
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
