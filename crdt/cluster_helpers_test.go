@@ -3,6 +3,9 @@ package crdt
 import (
 	"context"
 	"fmt"
+	"os"
+	"runtime/pprof"
+	"strings"
 	gosync "sync"
 	"testing"
 	"time"
@@ -120,7 +123,7 @@ func localValue[T CRDT[T]](t testing.TB, r *Replicator, k Key[T]) (T, bool) {
 }
 
 func bg(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	return ctx
 }
@@ -136,4 +139,57 @@ func peek[T CRDT[T]](r *Replicator, k Key[T], f func(v T)) bool {
 	}
 	f(b.v)
 	return true
+}
+
+// diag describes the keys' envelopes on each replicator, for failure
+// messages. It is evaluated lazily by fmt (a Stringer).
+func diag(reps []*Replicator, keys ...string) fmt.Stringer { return diagS{reps, keys} }
+
+type diagS struct {
+	reps []*Replicator
+	keys []string
+}
+
+func (d diagS) String() string {
+	var b strings.Builder
+	if os.Getenv("DUMP") != "" {
+		_ = pprof.Lookup("goroutine").WriteTo(os.Stderr, 1)
+	}
+	for _, r := range d.reps {
+		st := r.Stats()
+		r.mu.Lock()
+		fmt.Fprintf(&b, "[ae=%v pi=%v pa=%v ttl=%v ", r.cfg.AntiEntropyInterval, r.cfg.PruningInterval, r.cfg.PruneAfter, r.cfg.PruningMarkerTTL)
+		fmt.Fprintf(&b, "sent=%d recv=%d dropped=%d syncs=%d pending=%d ", st.BytesSent, st.BytesReceived, st.Dropped, st.SyncRounds, len(r.st.pending))
+		fmt.Fprintf(&b, "%s owner=%v members=%d peers=%v absent=%v:", r.st.replica, r.view.owner, len(r.view.members), r.st.peers, r.st.absent)
+		for _, k := range d.keys {
+			e := r.st.entries[k]
+			if e == nil || e.val == nil {
+				fmt.Fprintf(&b, " %s=nil", k)
+				continue
+			}
+			var reps []string
+			e.val.replicas(func(x string) { reps = append(reps, x) })
+			enc, _ := e.val.appendBinary(nil)
+			fmt.Fprintf(&b, " %s=%x replicas=%v marks=", k, enc, reps)
+			for x, m := range e.marks {
+				fmt.Fprintf(&b, "{%s owner=%s performed=%v seen=%v}", x, m.owner, m.performed, m.seen)
+			}
+		}
+		b.WriteString("] ")
+		r.mu.Unlock()
+	}
+	return b.String()
+}
+
+// eventually is clustertest.Eventually with a failure message computed at
+// the deadline.
+func eventually(t testing.TB, cond func() bool, timeout time.Duration, what func() string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting until %s", timeout, what())
+		}
+		time.Sleep(time.Millisecond)
+	}
 }

@@ -118,7 +118,7 @@ func TestPruningRemovedMembers(t *testing.T) {
 		}
 		return out
 	}
-	clustertest.Eventually(t, func() bool {
+	eventually(t, func() bool {
 		lv := live()
 		for _, r := range c.running() {
 			good := true
@@ -151,7 +151,9 @@ func TestPruningRemovedMembers(t *testing.T) {
 			}
 		}
 		return true
-	}, 20*time.Second, fmt.Sprintf("every member counts %d and the values name only live replicas, without markers", want))
+	}, 30*time.Second, func() string {
+		return fmt.Sprintf("every member counts %d and the values name only live replicas, without markers (%s)", want, diag(c.running(), counter.id, set.id))
+	})
 	var pruned uint64
 	for _, r := range c.running() {
 		pruned += r.Stats().Pruned

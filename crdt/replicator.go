@@ -752,36 +752,79 @@ func (r *Replicator) replicate(ctx context.Context, key string, w *protos.CRDTEn
 	replica := r.st.replica
 	r.mu.Unlock()
 	defer r.endCall(id)
-	if w != nil && len(up) > 0 {
-		r.broadcastFrame(up, &protos.CRDTFrame{Type: protos.CRDTFrame_WRITE, Id: id, Replica: replica, Entries: []*protos.CRDTEntry{w}})
-	}
-	acks, answered := 1, 0
+	acks := 1
 	incomplete := func(why string) error {
 		return fmt.Errorf("%w: key %q: %d of %d replicas required by %v acknowledged (N=%d): %s; the write is applied on this member and may still spread", ErrWriteIncomplete, key, acks, need, c, n, why)
 	}
 	if need > 1+len(up) {
+		if w != nil && len(up) > 0 {
+			r.broadcast(up, protos.CRDTFrame_DELTAS, replica, []*protos.CRDTEntry{w})
+		}
 		return incomplete(fmt.Sprintf("only %d members are up", 1+len(up)))
 	}
+	f := &protos.CRDTFrame{Type: protos.CRDTFrame_WRITE, Id: id, Replica: replica, Entries: []*protos.CRDTEntry{w}}
+	refused := 0
+	err := r.await(ctx, cl, up, f, func(rp reply) bool {
+		if rp.f.Error == "" {
+			acks++
+		} else {
+			refused++
+		}
+		return acks >= need || acks+len(up)-(acks-1)-refused < need
+	})
+	switch {
+	case acks >= need:
+		return nil
+	case err != nil:
+		return incomplete(err.Error())
+	}
+	return incomplete(fmt.Sprintf("%d peers refused", refused))
+}
+
+// retryEvery is how often a request is sent again to the peers that have
+// not answered it (a frame lost to a broken stream, say); merging is
+// idempotent, so a duplicate is harmless.
+const retryEvery = 200 * time.Millisecond
+
+// await sends f to the peers and collects their answers with done until
+// done returns true, ctx ends (its error) or the replicator stops
+// (ErrStopped), sending f again to the peers that have not answered every
+// retryEvery.
+func (r *Replicator) await(ctx context.Context, cl *call, peers []string, f *protos.CRDTFrame, done func(reply) bool) error {
 	ctx, cancel := r.withTimeout(ctx)
 	defer cancel()
-	for acks < need {
+	b, err := encodeFrame(f)
+	if err != nil {
+		return err
+	}
+	waiting := make(map[string]bool, len(peers))
+	for _, id := range peers {
+		waiting[id] = true
+		r.sendTo(id, b)
+	}
+	t := time.NewTicker(retryEvery)
+	defer t.Stop()
+	for {
 		select {
 		case <-ctx.Done():
-			return incomplete(ctx.Err().Error())
+			return ctx.Err()
+		case <-t.C:
+			for id := range waiting {
+				r.sendTo(id, b)
+			}
 		case rp, ok := <-cl.ch:
 			if !ok {
-				return fmt.Errorf("%w (%w)", incomplete("the replicator stopped"), ErrStopped)
+				return ErrStopped
 			}
-			answered++
-			if rp.f.Error == "" {
-				acks++
+			if !waiting[rp.from] {
+				continue // a duplicate answer
 			}
-			if acks+len(up)-answered < need {
-				return incomplete(fmt.Sprintf("%d peers refused", answered-(acks-1)))
+			delete(waiting, rp.from)
+			if done(rp) || len(waiting) == 0 {
+				return nil
 			}
 		}
 	}
-	return nil
 }
 
 func (r *Replicator) broadcastFrame(to []string, f *protos.CRDTFrame) {
@@ -816,25 +859,22 @@ func (r *Replicator) readFrom(ctx context.Context, key string, c Consistency) er
 	if need > 1+len(up) {
 		return incomplete(fmt.Sprintf("only %d members are up", 1+len(up)))
 	}
-	r.broadcastFrame(up, &protos.CRDTFrame{Type: protos.CRDTFrame_READ, Id: id, Replica: replica, Keys: []string{key}})
-	ctx, cancel := r.withTimeout(ctx)
-	defer cancel()
-	for got < need {
-		select {
-		case <-ctx.Done():
-			return incomplete(ctx.Err().Error())
-		case rp, ok := <-cl.ch:
-			if !ok {
-				return fmt.Errorf("%w (%w)", incomplete("the replicator stopped"), ErrStopped)
-			}
-			r.mu.Lock()
-			r.applyLocked(rp.from, rp.f.Entries, r.now())
-			r.mu.Unlock()
-			got++
-		}
-	}
+	f := &protos.CRDTFrame{Type: protos.CRDTFrame_READ, Id: id, Replica: replica, Keys: []string{key}}
+	err := r.await(ctx, cl, up, f, func(rp reply) bool {
+		r.mu.Lock()
+		r.applyLocked(rp.from, rp.f.Entries, r.now())
+		r.mu.Unlock()
+		got++
+		return got >= need
+	})
 	r.wake()
-	return nil
+	if got >= need {
+		return nil
+	}
+	if err == nil {
+		err = errors.New("every member answered")
+	}
+	return incomplete(err.Error())
 }
 
 // Update applies modify to key's value on this member — an empty value
