@@ -189,6 +189,9 @@ func TestSendAndCallRefuseBadTargets(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	clustertest.Eventually(t, func() bool {
+		return len(nodes[0].Membership.View().Up()) == 2 && len(nodes[1].Membership.View().Up()) == 2
+	}, 10*time.Second, "both members see two Up")
 	n := nodes[0]
 	other, err := nodes[1].System.Spawn(&whoAmI{member: "x", casts: make(chan string, 1)})
 	if err != nil {

@@ -705,9 +705,24 @@ func (p *peer) run() {
 			}
 			conn, backoff = c, 10*time.Millisecond
 		}
+		// The frames already queued go in the same write (one syscall for
+		// a burst, up to 64 KiB).
+		bufs := net.Buffers{frame}
+		size := len(frame)
+	gather:
+		for size < 64<<10 {
+			select {
+			case f := <-p.queue:
+				bufs = append(bufs, f)
+				size += len(f)
+			default:
+				break gather
+			}
+		}
+		n := len(bufs)
 		_ = conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-		if _, err := conn.Write(frame); err != nil {
-			p.ps.dropped.Add(1)
+		if _, err := bufs.WriteTo(conn); err != nil {
+			p.ps.dropped.Add(uint64(n))
 			_ = conn.Close()
 			conn = nil
 		}
