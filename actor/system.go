@@ -276,6 +276,12 @@ func (s *System) startRemote() (err error) {
 	s.inbound = &inboundConns{TransportCredentials: creds}
 	ropts = append(ropts, remote.WithServerOptions(append([]grpc.ServerOption{grpc.Creds(s.inbound)}, s.opts.serverOpts...)...))
 	cfg := remote.Configure(host, p, ropts...)
+	// The engine's endpoint writer blocks its actor for two seconds after
+	// each failed connection attempt, five times by default: a member that
+	// is gone held messages to it for ten seconds, and held this system's
+	// Stop as long. Membership decides whether a member is gone; one retry
+	// covers a transient failure.
+	cfg.MaxRetryCount = 2
 	r := remote.NewRemote(s.as, cfg)
 	defer func() {
 		// remote.Start panics when it cannot listen: make that an error.
