@@ -226,9 +226,9 @@ func (f *realFixture) watchEvents(t *testing.T) *eventLog {
 	return l
 }
 
-// waitLast waits until pod name's last event is typ, and returns its
-// events.
-func (l *eventLog) waitLast(t *testing.T, name string, typ watch.EventType) []podEvent {
+// waitLast waits until pod name's last event is want (its type, and
+// whether the pod had a deletion timestamp), and returns its events.
+func (l *eventLog) waitLast(t *testing.T, name string, want podEvent) []podEvent {
 	t.Helper()
 	deadline := time.After(realWait)
 	for {
@@ -236,13 +236,13 @@ func (l *eventLog) waitLast(t *testing.T, name string, typ watch.EventType) []po
 		evs := slices.Clone(l.events[name])
 		change := l.change
 		l.mu.Unlock()
-		if len(evs) > 0 && evs[len(evs)-1].typ == typ {
+		if len(evs) > 0 && evs[len(evs)-1] == want {
 			return evs
 		}
 		select {
 		case <-change:
 		case <-deadline:
-			t.Fatalf("pod %s: events %v; want a last %s", name, evs, typ)
+			t.Fatalf("pod %s: events %v; want a last %v", name, evs, want)
 		}
 	}
 }
@@ -285,8 +285,8 @@ func TestRealPodLifecycle(t *testing.T) {
 	// A pod on no node is deleted at once: MODIFIED (deletion timestamp),
 	// then DELETED; the member leaves once.
 	f.remove(t, "a")
-	evs := events.waitLast(t, "a", watch.Deleted)
-	if n := len(evs); n < 2 || evs[n-2].typ != watch.Modified || !evs[n-2].deleting || !evs[n-1].deleting {
+	evs := events.waitLast(t, "a", podEvent{watch.Deleted, true})
+	if n := len(evs); n < 2 || evs[n-2] != (podEvent{watch.Modified, true}) {
 		t.Fatalf("pod a's events %v; want ... MODIFIED(deleting) DELETED", evs)
 	}
 	f.waitAddrs(t, "10.0.0.2:7350")
@@ -303,16 +303,14 @@ func TestRealPodLifecycle(t *testing.T) {
 	if err != nil || got.DeletionTimestamp == nil {
 		t.Fatalf("pod c after a graceful delete: %v (err %v); want it still there, Terminating", got, err)
 	}
-	if evs := events.waitLast(t, "c", watch.Modified); !evs[len(evs)-1].deleting {
-		t.Fatalf("pod c's events %v; want a last MODIFIED with a deletion timestamp", evs)
-	}
+	events.waitLast(t, "c", podEvent{watch.Modified, true})
 	f.setStatus(t, "c", func(s *corev1.PodStatus) { s.Message = "still running its preStop hook" })
 	// Force-deleted, it goes (DELETED), and the member set does not
 	// change: the recorder fails the test on a repeated set.
 	if err := kubeapi.ForceDelete(ctx, f.admin, f.ns, "c"); err != nil {
 		t.Fatal(err)
 	}
-	events.waitLast(t, "c", watch.Deleted)
+	events.waitLast(t, "c", podEvent{watch.Deleted, true})
 	f.create(t, f.pod("d", 7350), "10.0.0.4", true)
 	f.waitAddrs(t, "10.0.0.2:7350", "10.0.0.4:7350")
 
