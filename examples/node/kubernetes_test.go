@@ -28,7 +28,8 @@ import (
 // TestKubernetesOneLine runs three examples/node processes on 127.0.0.1
 // against a real kube-apiserver (internal/kubeapi), each configured with
 // FOUNDATION_PROVIDER=kubernetes and nothing else about the cluster: no
-// seeds, no namespace, no selector. As in a pod, each has its pod's name
+// seeds, no namespace, no selector; with the production profile and a
+// cluster secret, as deployment.yaml runs them. As in a pod, each has its pod's name
 // and namespace from the downward API (POD_NAME, POD_NAMESPACE) and runs
 // as the service account of examples/k8s/rbac.yaml; the in-cluster client
 // is pointed at the test server by k8s.EnvKubeconfig (the one thing a pod
@@ -84,6 +85,10 @@ func TestKubernetesOneLine(t *testing.T) {
 		}
 		env := []string{
 			"FOUNDATION_PROVIDER=kubernetes",
+			// What deployment.yaml sets besides: the production profile
+			// (detected in a pod anyway) and its required cluster secret.
+			"FOUNDATION_PROFILE=production",
+			"FOUNDATION_SECRET=kubernetes-test-secret-0123",
 			"FOUNDATION_K8S_PORT_NAME=" + k8stest.PortName, // every pod is at 127.0.0.1 (see above)
 			"FOUNDATION_HOST=127.0.0.1",
 			"FOUNDATION_PORT=" + strconv.Itoa(ports[i]),
