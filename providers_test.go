@@ -80,8 +80,11 @@ func TestEveryProviderFormsAndSeesALeave(t *testing.T) {
 			if err := nodes[2].Stop(ctx); err != nil {
 				t.Fatalf("stop: %v", err)
 			}
-			if d := time.Since(start); d > time.Second {
-				t.Errorf("%s: Stop took %v, want at most 1s", name, d)
+			// The leave itself is bounded by leave_timeout (1s); the
+			// whole Stop also stops the actor system. A hang shows here;
+			// the speed is examples/node's and the bench's to measure.
+			if d := time.Since(start); d > 3*time.Second {
+				t.Errorf("%s: Stop took %v, want at most 3s", name, d)
 			}
 			sawLeft := false
 			for !sawLeft {

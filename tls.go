@@ -42,7 +42,7 @@ func mutualTLS(c cluster.TLSConfig) (*tls.Config, error) {
 // remoteTLS turns a mutual-TLS configuration into options for remoting.
 func remoteTLS(c *tls.Config) []actor.Option {
 	return []actor.Option{
-		actor.WithRemoteServerOptions(grpc.Creds(credentials.NewTLS(c.Clone()))),
+		actor.WithRemoteServerCredentials(credentials.NewTLS(c.Clone())),
 		actor.WithRemoteDialOptions(grpc.WithTransportCredentials(credentials.NewTLS(c.Clone()))),
 	}
 }

@@ -10,7 +10,9 @@ import (
 	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/foundation-go/foundation/internal/actorhooks"
 	"github.com/foundation-go/foundation/internal/protos"
 )
 
@@ -65,6 +67,42 @@ func (s *System) TellWithHeaders(pid *PID, msg any, h Headers) {
 func (s *System) tellEnvelope(pid *PID, env *actor.MessageEnvelope) {
 	proc, _ := s.as.ProcessRegistry.Get(pid)
 	proc.SendUserMessage(pid, env)
+}
+
+// Send is Tell with the headers ctx carries (WithHeaders) and errors for
+// what cannot be sent: ErrInvalid for a nil pid or message, ErrStopped,
+// ErrNotSerializable for a non-protobuf message to another member. A nil
+// error means the message was handed to the process's mailbox or to
+// remoting, not that it will be processed: delivery is at most once (a
+// dead process's messages are dead letters, as with Tell).
+func (s *System) Send(ctx context.Context, pid *PID, msg any) error {
+	if pid == nil || msg == nil {
+		return fmt.Errorf("%w: Send: nil pid or message", ErrInvalid)
+	}
+	if err := s.check(); err != nil {
+		return err
+	}
+	if err := s.sendable(pid, msg); err != nil {
+		return err
+	}
+	if h := HeadersFrom(ctx); len(h) > 0 {
+		s.tellEnvelope(pid, &actor.MessageEnvelope{Header: h.clone(), Message: msg})
+		return nil
+	}
+	s.root.Send(pid, msg)
+	return nil
+}
+
+// sendable checks that msg can reach pid: anything locally, a protobuf
+// message to another member.
+func (s *System) sendable(pid *PID, msg any) error {
+	if s.isLocal(pid) {
+		return nil
+	}
+	if _, ok := msg.(proto.Message); !ok {
+		return fmt.Errorf("%w: %T to %s", ErrNotSerializable, msg, PIDString(pid))
+	}
+	return nil
 }
 
 // tell is the internal send used for signals; it works while stopping.
@@ -224,6 +262,9 @@ func (s *System) call(ctx context.Context, pid *PID, req any) (any, error) {
 	if !ok && s.isLocal(pid) {
 		return nil, fmt.Errorf("%w: %s", ErrNoProcess, PIDString(pid))
 	}
+	if err := s.sendable(pid, req); err != nil {
+		return nil, err
+	}
 	sl := s.getSlot()
 	gen := sl.arm()
 	env := &actor.MessageEnvelope{
@@ -313,9 +354,12 @@ func ctxErr(pid *PID, err error) error {
 	return fmt.Errorf("%w: call to %s: %w", ErrCanceled, PIDString(pid), err)
 }
 
-// NewReplyTo makes a reply handle for a caller at pid. Test kits use it;
-// applications get ReplyTo from Process.ReplyTo.
-func NewReplyTo(pid *PID) ReplyTo { return ReplyTo{pid: pid} }
+func init() {
+	actorhooks.NewReplyTo = func(pid *PID) any { return ReplyTo{pid: pid} }
+	actorhooks.NewMonitorRef = func(id uint64, watcher, target *PID) any {
+		return MonitorRef{id: id, watcher: watcher, target: target}
+	}
+}
 
 // PID is the caller's reply address (nil for the zero ReplyTo).
 func (r ReplyTo) PID() *PID { return r.pid }

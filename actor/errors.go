@@ -43,4 +43,8 @@ var (
 	// ErrListen: Start could not listen on the WithRemote address (in use,
 	// not an address of this host); the cause is wrapped too.
 	ErrListen = errors.New("actor: cannot listen")
+	// ErrNotSerializable: a message for a process on another member is not
+	// a protobuf message (remoting carries only those). Call and Send
+	// return it at once; nothing is sent.
+	ErrNotSerializable = errors.New("actor: message is not a protobuf message")
 )

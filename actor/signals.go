@@ -218,7 +218,8 @@ func validName(what, name string) error {
 }
 
 // Register names pid locally. A name is freed when its process dies. It is
-// ErrNameTaken if the name is in use, ErrNoProcess if pid is dead.
+// ErrNameTaken if the name is in use, ErrNoProcess if pid is dead. Other
+// members reach the name's holder through NamePID(s.Address(), name).
 func (s *System) Register(name string, pid *PID) error {
 	if err := validName("Register", name); err != nil {
 		return err
@@ -235,6 +236,7 @@ func (s *System) Register(name string, pid *PID) error {
 			return
 		}
 		s.table.names[name] = pid
+		s.addRoute(name)
 		e.names = append(e.names, name)
 	})
 	if !live {
@@ -254,7 +256,10 @@ func (s *System) Whereis(name string) *PID {
 func (s *System) Unregister(name string) bool {
 	s.table.namesMu.Lock()
 	pid, ok := s.table.names[name]
-	delete(s.table.names, name)
+	if ok {
+		delete(s.table.names, name)
+		s.dropRoute(name)
+	}
 	s.table.namesMu.Unlock()
 	if ok {
 		s.table.peek(pid, func(e *entry) {
@@ -398,6 +403,7 @@ func (s *System) exited(self *PID, reason Reason) (killed bool) {
 		for _, n := range e.names {
 			if cur := s.table.names[n]; cur != nil && key(cur) == key(self) {
 				delete(s.table.names, n)
+				s.dropRoute(n)
 			}
 		}
 		s.table.namesMu.Unlock()
@@ -427,12 +433,6 @@ func (s *System) acceptDown(watcher *PID, ref uint64) bool {
 		}
 	})
 	return ok
-}
-
-// NewMonitorRef makes a MonitorRef. Test kits use it; applications get refs
-// from Monitor.
-func NewMonitorRef(id uint64, watcher, target *PID) MonitorRef {
-	return MonitorRef{id: id, watcher: watcher, target: target}
 }
 
 // Target is the monitored process.

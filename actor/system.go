@@ -7,6 +7,7 @@ import (
 	"net"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/foundation-go/foundation/internal/zslog"
@@ -49,12 +51,13 @@ const (
 // Create it with NewSystem, call Start, and Stop it when done. All methods
 // are safe for concurrent use.
 type System struct {
-	as     *actor.ActorSystem
-	root   *actor.RootContext
-	log    *zap.Logger
-	clock  Clock
-	opts   options
-	remote *remote.Remote
+	as      *actor.ActorSystem
+	root    *actor.RootContext
+	log     *zap.Logger
+	clock   Clock
+	opts    options
+	remote  *remote.Remote
+	inbound *inboundConns // the remoting server's connections from other members
 
 	state   atomic.Int32
 	startMu sync.Mutex // guards state transitions; never held while waiting
@@ -79,6 +82,7 @@ type System struct {
 type options struct {
 	dialOpts     []grpc.DialOption
 	serverOpts   []grpc.ServerOption
+	serverCreds  credentials.TransportCredentials
 	logger       *zap.Logger
 	clock        Clock
 	remoteAddr   string
@@ -154,8 +158,21 @@ func WithRemoteDialOptions(opts ...grpc.DialOption) Option {
 	})
 }
 
-// WithRemoteServerOptions adds gRPC server options for the remoting listener
-// (credentials for mTLS). Default: none.
+// WithRemoteServerCredentials sets the remoting listener's transport
+// credentials (TLS for mTLS). Default: plaintext. (Use this rather than
+// grpc.Creds in WithRemoteServerOptions: the system needs to wrap them.)
+func WithRemoteServerCredentials(c credentials.TransportCredentials) Option {
+	return optionFunc(func(o *options) error {
+		if c == nil {
+			return fmt.Errorf("%w: WithRemoteServerCredentials: nil credentials", ErrInvalid)
+		}
+		o.serverCreds = c
+		return nil
+	})
+}
+
+// WithRemoteServerOptions adds gRPC server options for the remoting listener.
+// Default: none.
 func WithRemoteServerOptions(opts ...grpc.ServerOption) Option {
 	return optionFunc(func(o *options) error {
 		o.serverOpts = append(o.serverOpts, opts...)
@@ -252,9 +269,12 @@ func (s *System) startRemote() (err error) {
 		dial := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, s.opts.dialOpts...)
 		ropts = append(ropts, remote.WithDialOptions(dial...))
 	}
-	if len(s.opts.serverOpts) > 0 {
-		ropts = append(ropts, remote.WithServerOptions(s.opts.serverOpts...))
+	creds := s.opts.serverCreds
+	if creds == nil {
+		creds = insecure.NewCredentials()
 	}
+	s.inbound = &inboundConns{TransportCredentials: creds}
+	ropts = append(ropts, remote.WithServerOptions(append([]grpc.ServerOption{grpc.Creds(s.inbound)}, s.opts.serverOpts...)...))
 	cfg := remote.Configure(host, p, ropts...)
 	r := remote.NewRemote(s.as, cfg)
 	defer func() {
@@ -352,6 +372,7 @@ func (s *System) Stop(ctx context.Context) error {
 
 	err := s.stopActors(ctx)
 	if s.remote != nil {
+		s.inbound.closeAll()
 		s.remote.Shutdown(true)
 	}
 	for _, sub := range s.subs {
@@ -410,6 +431,11 @@ func (s *System) liveProcesses() (roots, owned []*PID) {
 			if _, infra := s.infra[item.Key]; infra {
 				continue
 			}
+			if i := strings.IndexByte(item.Key, '/'); i > 0 {
+				if _, infra := s.infra[item.Key[:i]]; infra {
+					continue // the engine's own children (remoting's endpoint writers), which its shutdown stops
+				}
+			}
 			if _, ok := item.Val.(*actor.ActorProcess); !ok {
 				continue
 			}
@@ -441,6 +467,12 @@ func (s *System) stopAndWait(ctx context.Context, targets []*PID) error {
 	case <-w.done:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("actor: stop: %d processes still running: %w", w.left(), ctx.Err())
+		var still []string
+		for _, pid := range targets {
+			if _, ok := s.as.ProcessRegistry.Get(pid); ok && len(still) < 5 {
+				still = append(still, pid.Id)
+			}
+		}
+		return fmt.Errorf("actor: stop: %d processes still running (%s): %w", w.left(), strings.Join(still, ", "), ctx.Err())
 	}
 }

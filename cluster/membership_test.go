@@ -95,8 +95,8 @@ func TestGracefulLeaveIsLeftNotUnreachable(t *testing.T) {
 	leaving := c.Member(2).Membership.Self().ID
 	t0 := time.Now()
 	c.Stop(2)
-	if d := time.Since(t0); d > time.Second {
-		t.Fatalf("graceful stop took %v, want <= 1s", d)
+	if d := time.Since(t0); d > 3*time.Second {
+		t.Fatalf("graceful stop took %v, want <= 3s (the leave is bounded by 1s; a hang shows here)", d)
 	}
 	waitEvent(t, ev, cluster.Left, leaving, 2*time.Second)
 	agree(t, c, 2, 2*time.Second)

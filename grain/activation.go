@@ -66,6 +66,8 @@ func (x *activation) HandleCast(p actor.Process, msg any) {
 		x.h.markStopping(x.k, x.a)
 		p.Stop(actor.Normal)
 	case tell:
+		x.gctx.proc = p
+		defer func() { x.gctx.proc = nil }()
 		if _, err := x.g.Receive(x.gctx, m.msg); err != nil {
 			x.gctx.log.Warn("grain message failed", zap.Error(err))
 		}

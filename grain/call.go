@@ -81,23 +81,26 @@ func (r Ref[R]) Call(ctx context.Context, req any) (R, error) {
 	return out, nil
 }
 
-// Tell sends msg to the grain without waiting for it to be handled. It
-// returns an error only when msg cannot be sent at all (undeclared kind, no
-// member for the kind, a message that cannot be serialized).
-func (r Ref[R]) Tell(msg any) error {
+// Tell sends msg to the grain without waiting for it to be handled, at
+// most once (a member that fails with it loses it). It returns an error
+// only when msg cannot be sent at all (undeclared kind, no member for the
+// kind, a message that cannot be serialized). ctx carries headers
+// (actor.WithHeaders) to the grain's Context.Header; Tell does not wait on
+// it.
+func (r Ref[R]) Tell(ctx context.Context, msg any) error {
 	if r.err != nil {
 		return r.err
 	}
-	return r.h.tell(r.k, r.id, msg, false)
+	return r.h.tell(ctx, r.k, r.id, msg, false)
 }
 
 // Broadcast sends msg to every activation of a Replicated grain's identity
 // (one per member hosting the kind); for other placements it is Tell.
-func (r Ref[R]) Broadcast(msg any) error {
+func (r Ref[R]) Broadcast(ctx context.Context, msg any) error {
 	if r.err != nil {
 		return r.err
 	}
-	return r.h.tell(r.k, r.id, msg, r.k.def.Placement == Replicated)
+	return r.h.tell(ctx, r.k, r.id, msg, r.k.def.Placement == Replicated)
 }
 
 // Where returns the member id that holds (or would hold) the grain now, for
@@ -354,7 +357,8 @@ func (h *Host) goneList() []string {
 }
 
 // tell delivers msg to (k, id): on every host of the kind for a broadcast.
-func (h *Host) tell(k *kindState, id string, msg any, broadcast bool) error {
+func (h *Host) tell(ctx context.Context, k *kindState, id string, msg any, broadcast bool) error {
+	hdr := actor.HeadersFrom(ctx)
 	if h.closing.Load() {
 		return ErrStopped
 	}
@@ -379,6 +383,9 @@ func (h *Host) tell(k *kindState, id string, msg any, broadcast bool) error {
 		if !h.spawnTracked(func() {
 			ctx, cancel := context.WithTimeout(h.ctx, h.cfg.CallTimeout)
 			defer cancel()
+			if len(hdr) > 0 {
+				ctx = actor.WithHeaders(ctx, hdr)
+			}
 			if _, err := h.call(ctx, k, id, tell{msg}); err != nil {
 				h.log.Warn("grain tell failed", zapKind(k.def.Name, id), zapErr(err))
 			}
@@ -393,11 +400,11 @@ func (h *Host) tell(k *kindState, id string, msg any, broadcast bool) error {
 	var f *protos.GrainFrame
 	for _, n := range targets {
 		if n.id == h.self {
-			h.localTell(k, id, msg)
+			h.localTell(k, id, msg, hdr)
 			continue
 		}
 		if f == nil {
-			f = &protos.GrainFrame{Type: protos.GrainFrame_TELL, Kind: k.def.Name, Identity: id}
+			f = &protos.GrainFrame{Type: protos.GrainFrame_TELL, Kind: k.def.Name, Identity: id, Headers: hdr}
 			if err := putPayload(f, msg); err != nil {
 				return err
 			}
@@ -422,7 +429,7 @@ func (h *Host) tell(k *kindState, id string, msg any, broadcast bool) error {
 
 // localTell casts msg to the local activation, activating it in the
 // background when needed.
-func (h *Host) localTell(k *kindState, id string, msg any) {
+func (h *Host) localTell(k *kindState, id string, msg any, hdr actor.Headers) {
 	if !k.hosted {
 		return
 	}
@@ -430,7 +437,7 @@ func (h *Host) localTell(k *kindState, id string, msg any) {
 	a := k.acts[id]
 	k.mu.Unlock()
 	if a != nil && a.pid != nil && !a.stopping {
-		h.sys.Tell(a.pid, tell{msg})
+		h.sys.TellWithHeaders(a.pid, tell{msg}, hdr)
 		return
 	}
 	h.spawnTracked(func() {
@@ -441,7 +448,7 @@ func (h *Host) localTell(k *kindState, id string, msg any) {
 			h.log.Warn("grain tell: activation failed", zapKind(k.def.Name, id), zapErr(err))
 			return
 		}
-		h.sys.Tell(pid, tell{msg})
+		h.sys.TellWithHeaders(pid, tell{msg}, hdr)
 	})
 }
 

@@ -113,11 +113,11 @@ func TestErrors(t *testing.T) {
 	})
 	t.Run("tell", func(t *testing.T) {
 		before := get(t, h0, "counter", remote)
-		if err := grain.Get[any](h0, "counter", remote).Tell(wrapperspb.Int64(5)); err != nil {
+		if err := grain.Get[any](h0, "counter", remote).Tell(context.Background(), wrapperspb.Int64(5)); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, func() bool { return get(t, h1, "counter", remote) == before+5 }, 5*time.Second, "tell delivered")
-		if err := grain.Get[any](h0, "nobody", "x").Tell(wrapperspb.Int64(1)); !errors.Is(err, grain.ErrNoMemberForKind) {
+		if err := grain.Get[any](h0, "nobody", "x").Tell(context.Background(), wrapperspb.Int64(1)); !errors.Is(err, grain.ErrNoMemberForKind) {
 			t.Fatalf("tell to a kind nobody hosts: %v", err)
 		}
 	})

@@ -63,3 +63,51 @@ func TestCallHeadersReachTheGrain(t *testing.T) {
 		t.Fatalf("identities landed on %d member(s); want both, local and remote", len(seen))
 	}
 }
+
+// tellHeaderGrain records the request-id header of each message it is told.
+type tellHeaderGrain struct{ seen chan<- string }
+
+func (g tellHeaderGrain) Receive(c *grain.Context, _ any) (any, error) {
+	g.seen <- c.Header("request-id") + "@" + c.Member()
+	return nil, nil
+}
+
+// TestTellHeadersReachTheGrain: Tell carries ctx's headers to the grain,
+// on the caller's member and across members, for placed and sticky kinds.
+func TestTellHeadersReachTheGrain(t *testing.T) {
+	seen := make(chan string, 100)
+	c := startCluster(t, 2, func(int) []grain.Kind {
+		return []grain.Kind{
+			{Name: "th", New: func(string) grain.Grain { return tellHeaderGrain{seen} }},
+			{Name: "ths", Placement: grain.PreferLocal, New: func(string) grain.Grain { return tellHeaderGrain{seen} }},
+		}
+	})
+	h0, h1 := c.Host(0), c.Host(1)
+	for _, kind := range []string{"th", "ths"} {
+		members := map[string]bool{}
+		for i := 0; i < 40 && len(members) < 2; i++ {
+			id := fmt.Sprintf("%s-%d", kind, i)
+			want := "t-" + id
+			ctx := actor.WithHeaders(ctxT(t, 5*time.Second), actor.Headers{"request-id": want})
+			if err := grain.Get[any](h0, kind, id).Tell(ctx, wrapperspb.String("x")); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case got := <-seen:
+				switch got {
+				case want + "@" + h0.Self():
+					members[h0.Self()] = true
+				case want + "@" + h1.Self():
+					members[h1.Self()] = true
+				default:
+					t.Fatalf("%s saw %q, want %q at a member", id, got, want)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s: tell not delivered", id)
+			}
+		}
+		if kind == "th" && len(members) != 2 {
+			t.Fatalf("kind %s: tells landed on %d member(s); want local and remote", kind, len(members))
+		}
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,8 +27,6 @@ type registry struct {
 	// activation that made an identity live twice while it was.
 	stable     bool
 	violations []string
-	// activations counts OnActivate calls, when set.
-	activations *atomic.Int64
 }
 
 // setStable marks the membership settled (or changing).
@@ -37,6 +34,27 @@ func (r *registry) setStable(stable bool) {
 	r.mu.Lock()
 	r.stable = stable
 	r.mu.Unlock()
+}
+
+// eventCount is how many events were recorded so far.
+func (r *registry) eventCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.events)
+}
+
+// activationsSince counts the activations of key among the events after
+// the first from.
+func (r *registry) activationsSince(key string, from int) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, e := range r.events[from:] {
+		if strings.HasPrefix(e, "activate "+key+" on ") {
+			n++
+		}
+	}
+	return n
 }
 
 // stableViolations returns the duplicate activations seen while stable.
@@ -152,9 +170,6 @@ type counter struct {
 }
 
 func (c *counter) OnActivate(ctx *grain.Context) error {
-	if c.reg.activations != nil {
-		c.reg.activations.Add(1)
-	}
 	if c.failActivate != nil {
 		return c.failActivate
 	}

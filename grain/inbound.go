@@ -34,7 +34,7 @@ func (h *Host) inbound(c *conn, f *protos.GrainFrame) {
 			h.log.Warn("grain tell dropped", zapKind(f.Kind, f.Identity), zapErr(err))
 			return
 		}
-		h.localTell(k, f.Identity, msg)
+		h.localTell(k, f.Identity, msg, actor.Headers(f.Headers))
 	case protos.GrainFrame_DEACTIVATED:
 		if k != nil {
 			k.mu.Lock()

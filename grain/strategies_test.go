@@ -1,6 +1,7 @@
 package grain_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -86,7 +87,7 @@ func TestReplicatedCallGoesToOneAndBroadcastToAll(t *testing.T) {
 	if m := add(t, h2, "repl", "cfg"); m != h0.Self() && m != h1.Self() {
 		t.Fatalf("call from a non-hosting member went to %s", m)
 	}
-	if err := grain.Get[*wrapperspb.StringValue](h2, "repl", "cfg").Broadcast(wrapperspb.Int64(10)); err != nil {
+	if err := grain.Get[*wrapperspb.StringValue](h2, "repl", "cfg").Broadcast(context.Background(), wrapperspb.Int64(10)); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, func() bool { return get(t, h0, "repl", "cfg") >= 11 && get(t, h1, "repl", "cfg") >= 11 }, 5*time.Second, "broadcast reaches both replicas")

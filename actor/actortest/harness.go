@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/foundation-go/foundation/actor"
+	"github.com/foundation-go/foundation/internal/actorhooks"
 )
 
 // Harness runs one actor.Server on the test's goroutine, standing in for the
@@ -298,7 +299,7 @@ func (h *Harness) Call(req any, opts ...CallOption) *CallResult {
 	h.mu.Lock()
 	h.nCaller++
 	caller := &actor.PID{Address: h.self.Address, Id: fmt.Sprintf("caller-%d", h.nCaller)}
-	r := &CallResult{h: h, to: actor.NewReplyTo(caller)}
+	r := &CallResult{h: h, to: actorhooks.NewReplyTo(caller).(actor.ReplyTo)}
 	h.mu.Unlock()
 	if err := h.admit("Call", describe(req)); err != nil {
 		h.mu.Lock()

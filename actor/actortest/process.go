@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/foundation-go/foundation/actor"
+	"github.com/foundation-go/foundation/internal/actorhooks"
 )
 
 // process is the actor.Process a Harness hands to its Server: it records
@@ -105,7 +106,7 @@ func (p *process) Monitor(pid *actor.PID) (actor.MonitorRef, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.nRef++
-	ref := actor.NewMonitorRef(h.nRef, h.self, pid)
+	ref := actorhooks.NewMonitorRef(h.nRef, h.self, pid).(actor.MonitorRef)
 	h.monitored = append(h.monitored, ref)
 	h.monitors[ref] = struct{}{}
 	return ref, nil

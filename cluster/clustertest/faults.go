@@ -179,15 +179,14 @@ type faultConn struct {
 	n        *Network
 	from, to string
 
-	mu       sync.Mutex
-	out      []chunk // written, not yet sent
-	in       []byte  // received, not yet read
-	inErr    error   // the read side's end
-	closed   bool
-	readDL   time.Time
-	wake     chan struct{} // signalled when out grows (sendPump waits on it)
-	done     chan struct{} // closed by Close
-	closeErr error
+	mu     sync.Mutex
+	out    []chunk // written, not yet sent
+	in     []byte  // received, not yet read
+	inErr  error   // the read side's end
+	closed bool
+	readDL time.Time
+	wake   chan struct{} // signalled when out grows (sendPump waits on it)
+	done   chan struct{} // closed by Close
 }
 
 type chunk struct {
@@ -385,17 +384,17 @@ func (c *faultConn) Close() error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return c.closeErr
+		return nil
 	}
 	c.closed = true
 	close(c.done)
 	c.mu.Unlock()
-	c.closeErr = c.raw.Close()
+	err := c.raw.Close()
 	c.n.mu.Lock()
 	delete(c.n.conns, c)
 	c.n.cond.Broadcast()
 	c.n.mu.Unlock()
-	return c.closeErr
+	return err
 }
 
 func (c *faultConn) LocalAddr() net.Addr  { return c.raw.LocalAddr() }

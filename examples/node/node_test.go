@@ -102,7 +102,9 @@ func TestProcessesKillDetectRejoinLeave(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d, err := time.ParseDuration(strings.TrimPrefix(stopped, "stopped in ")); err != nil || d > time.Second {
+	// The leave is bounded by leave_timeout (1s); the rest of Stop is the
+	// actor system's. 2s leaves room for a loaded machine; a hang shows.
+	if d, err := time.ParseDuration(strings.TrimPrefix(stopped, "stopped in ")); err != nil || d > 2*time.Second {
 		t.Fatalf("graceful stop took %q", stopped)
 	}
 }
