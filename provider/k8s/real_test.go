@@ -333,6 +333,7 @@ func TestRealPodLifecycle(t *testing.T) {
 // the informer lists again: the member set is current, and a second list
 // was sent.
 func TestRealRelistAfterCompaction(t *testing.T) {
+	t.Parallel() // a server of its own: its start and stop overlap the other's
 	srv := kubeapi.Start(t, kubeapi.Options{NoWatchCache: true})
 	f := startReal(t, srv, nil)
 	f.create(t, f.pod("a", 7350), "10.0.0.1", true)
@@ -407,6 +408,7 @@ func compact(t *testing.T, srv *kubeapi.Server) {
 // connection cut, the watch cache rebuilt); changes made after each come
 // through.
 func TestRealServerRestart(t *testing.T) {
+	t.Parallel() // a server of its own: its start and stop overlap the other's
 	srv := kubeapi.Start(t, kubeapi.Options{})
 	f := startReal(t, srv, nil)
 	f.create(t, f.pod("a", 7350), "10.0.0.1", true)
