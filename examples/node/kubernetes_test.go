@@ -175,6 +175,13 @@ func TestKubernetesOneLine(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// node1's activation answered the call above, but its line comes
+	// through another pipe than node2's and may not be read yet.
+	if _, _, err := procs[1].WaitLine(marks[1], func(l string) bool {
+		return strings.HasPrefix(l, "grain activate kind=singleton ")
+	}, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	activations := 0
 	for i, p := range procs[1:] {
 		for _, l := range p.Lines()[marks[i+1]:] {
