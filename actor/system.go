@@ -373,7 +373,26 @@ func (s *System) Stop(ctx context.Context) error {
 	err := s.stopActors(ctx)
 	if s.remote != nil {
 		s.inbound.closeAll()
-		s.remote.Shutdown(true)
+		quiesceReaders(s.remote, 2*time.Second)
+		// The engine's graceful shutdown waits up to ten seconds for the
+		// gRPC server's streams; after two (or when ctx ends) the server
+		// is stopped outright, which ends that wait.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.remote.Shutdown(true)
+		}()
+		t := time.NewTimer(2 * time.Second)
+		select {
+		case <-done:
+		case <-t.C:
+			s.remote.Shutdown(false)
+			<-done
+		case <-ctx.Done():
+			s.remote.Shutdown(false)
+			<-done
+		}
+		t.Stop()
 	}
 	for _, sub := range s.subs {
 		s.as.EventStream.Unsubscribe(sub)
