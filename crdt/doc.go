@@ -199,9 +199,13 @@
 // the latest acknowledged write when replicas written plus replicas read
 // exceed N. N is every member of this member's view, Up or unreachable:
 // counting only the Up ones would let both sides of a partition reach
-// their "majority". A write that misses its level within ctx (or
-// Config.DefaultTimeout) returns an error wrapping ErrWriteIncomplete: the
-// write is applied locally and may still spread.
+// their "majority". Each call above Local reads the membership's current
+// view (not the copy the replicator keeps up to date behind it), so a
+// member that has just joined counts the others at once; a member removed
+// from the view while a call waits for it is no longer counted. A write
+// that misses its level within ctx (or Config.DefaultTimeout) returns an
+// error wrapping ErrWriteIncomplete: the write is applied locally and may
+// still spread.
 //
 // Dissemination. A local update's delta (TakeDelta) joins the key's
 // pending delta; one BatchWindow (2ms) after the first pending change,

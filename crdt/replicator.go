@@ -31,6 +31,7 @@ type Replicator struct {
 	log *zap.Logger
 	now func() time.Time
 
+	viewMu  gosync.Mutex // serializes refreshView (an older view never replaces a newer one)
 	mu      gosync.Mutex
 	st      *store
 	view    viewInfo
@@ -283,8 +284,12 @@ func (r *Replicator) Stats() Stats {
 	return s
 }
 
-// refreshView reads the membership view.
+// refreshView reads the membership view. The event loop calls it on every
+// membership event; requests whose consistency level is counted against
+// the view, and pruning, call it too (see viewFor).
 func (r *Replicator) refreshView() {
+	r.viewMu.Lock()
+	defer r.viewMu.Unlock()
 	v := r.ms.View()
 	self := r.ms.Self().ID
 	vi := viewInfo{inView: make(map[string]bool, len(v.Members))}
@@ -317,6 +322,20 @@ func (r *Replicator) refreshView() {
 		}
 	}
 	r.peersMu.Unlock()
+}
+
+// viewFor brings the view up to date before a request with consistency c
+// counts replicas against it. The event loop handles membership events on
+// its own goroutine, so the view it keeps can lag the membership's: right
+// after a member joined, with the membership serving and every member Up,
+// its view may still hold only itself. Counted against that view, All
+// needs no acknowledgement and reaches nobody (its delta is pushed to the
+// Up peers the view holds: none), and a member that then leaves takes the
+// write with it. Local requests count nothing and skip the refresh.
+func (r *Replicator) viewFor(c Consistency) {
+	if c.level != levelLocal {
+		r.refreshView()
+	}
 }
 
 // eventLoop follows membership events.
@@ -565,8 +584,10 @@ func (r *Replicator) startSync(id string) {
 	r.send(id, f)
 }
 
-// pruneTick expires keys and advances pruning.
+// pruneTick expires keys and advances pruning, on the current view (the
+// owner must wait for every member of it to join a marker).
 func (r *Replicator) pruneTick() {
+	r.refreshView()
 	now := r.now()
 	r.mu.Lock()
 	r.st.expire(now)
@@ -763,14 +784,21 @@ func (r *Replicator) replicate(ctx context.Context, key string, w *protos.CRDTEn
 		return incomplete(fmt.Sprintf("only %d members are up", 1+len(up)))
 	}
 	f := &protos.CRDTFrame{Type: protos.CRDTFrame_WRITE, Id: id, Replica: replica, Entries: []*protos.CRDTEntry{w}}
-	refused := 0
+	refused, left, pending := 0, 0, len(up) // pending: peers that may still acknowledge
 	err := r.await(ctx, cl, up, f, func(rp reply) bool {
+		pending--
 		if rp.f.Error == "" {
 			acks++
 		} else {
 			refused++
 		}
-		return acks >= need || acks+len(up)-(acks-1)-refused < need
+		return acks >= need || acks+pending < need
+	}, func(removed int) bool {
+		n -= removed
+		pending -= removed
+		left += removed
+		need = c.required(n)
+		return acks >= need || acks+pending < need
 	})
 	switch {
 	case acks >= need:
@@ -778,7 +806,7 @@ func (r *Replicator) replicate(ctx context.Context, key string, w *protos.CRDTEn
 	case err != nil:
 		return incomplete(err.Error())
 	}
-	return incomplete(fmt.Sprintf("%d peers refused", refused))
+	return incomplete(fmt.Sprintf("%d peers refused, %d left the view", refused, left))
 }
 
 // retryEvery is how often a request is sent again to the peers that have
@@ -789,8 +817,12 @@ const retryEvery = 200 * time.Millisecond
 // await sends f to the peers and collects their answers with done until
 // done returns true, ctx ends (its error) or the replicator stops
 // (ErrStopped), sending f again to the peers that have not answered every
-// retryEvery.
-func (r *Replicator) await(ctx context.Context, cl *call, peers []string, f *protos.CRDTFrame, done func(reply) bool) error {
+// retryEvery. A peer that has left the view by then (removed as dead,
+// say: a member that has just joined may learn of one before its removal)
+// will never answer: it is no longer waited for, and gone(k) is told how
+// many such peers there were (the level is then counted among the
+// remaining members); gone returning true ends the wait.
+func (r *Replicator) await(ctx context.Context, cl *call, peers []string, f *protos.CRDTFrame, done func(reply) bool, gone func(removed int) bool) error {
 	ctx, cancel := r.withTimeout(ctx)
 	defer cancel()
 	b, err := encodeFrame(f)
@@ -809,6 +841,19 @@ func (r *Replicator) await(ctx context.Context, cl *call, peers []string, f *pro
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-t.C:
+			r.refreshView()
+			removed := 0
+			r.mu.Lock()
+			for id := range waiting {
+				if !r.view.inView[id] {
+					delete(waiting, id)
+					removed++
+				}
+			}
+			r.mu.Unlock()
+			if removed > 0 && (gone(removed) || len(waiting) == 0) {
+				return nil
+			}
 			for id := range waiting {
 				r.sendTo(id, b)
 			}
@@ -866,6 +911,10 @@ func (r *Replicator) readFrom(ctx context.Context, key string, c Consistency) er
 		r.mu.Unlock()
 		got++
 		return got >= need
+	}, func(removed int) bool {
+		n -= removed
+		need = c.required(n)
+		return got >= need
 	})
 	r.wake()
 	if got >= need {
@@ -901,6 +950,7 @@ func Update[T CRDT[T]](ctx context.Context, r *Replicator, key Key[T], c Consist
 	if err := c.check(); err != nil {
 		return err
 	}
+	r.viewFor(c)
 	r.mu.Lock()
 	if !r.running() {
 		r.mu.Unlock()
@@ -942,6 +992,7 @@ func Get[T CRDT[T]](ctx context.Context, r *Replicator, key Key[T], c Consistenc
 	if err := c.check(); err != nil {
 		return zero, err
 	}
+	r.viewFor(c)
 	r.mu.Lock()
 	if !r.running() {
 		r.mu.Unlock()
@@ -981,6 +1032,7 @@ func Delete[T CRDT[T]](ctx context.Context, r *Replicator, key Key[T], c Consist
 	if err := c.check(); err != nil {
 		return err
 	}
+	r.viewFor(c)
 	r.mu.Lock()
 	if !r.running() {
 		r.mu.Unlock()
