@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -21,6 +22,7 @@ import (
 	"github.com/foundation-go/foundation/actor"
 	"github.com/foundation-go/foundation/cluster"
 	"github.com/foundation-go/foundation/cluster/lease"
+	"github.com/foundation-go/foundation/crdt"
 	"github.com/foundation-go/foundation/grain"
 	"github.com/foundation-go/foundation/provider"
 	consulprov "github.com/foundation-go/foundation/provider/consul"
@@ -29,18 +31,33 @@ import (
 	k8sprov "github.com/foundation-go/foundation/provider/k8s"
 	"github.com/foundation-go/foundation/provider/mdns"
 	"github.com/foundation-go/foundation/provider/static"
+	"github.com/foundation-go/foundation/pubsub"
+	"github.com/foundation-go/foundation/service"
 	"github.com/foundation-go/foundation/telemetry"
 )
 
 // Version is this Foundation's version, announced to peers.
 const Version = "0.1.0"
 
-// Errors returned by Start.
+// Errors returned by this package. Compare them with errors.Is.
 var (
 	// ErrProviderUnavailable: the configured discovery back-end could not
 	// be reached after its retries (it also matches provider.ErrUnavailable;
 	// the message names the address), or the provider is unknown.
 	ErrProviderUnavailable = errors.New("foundation: provider unavailable")
+	// ErrInvalidTarget: Send or Call got a target or message that can
+	// never be delivered (the zero Target, a nil PID, an empty name, a
+	// nil message, Call to a topic); the message says which.
+	ErrInvalidTarget = errors.New("foundation: invalid target")
+	// ErrUnknownTarget: the target does not exist now, as this member sees
+	// it (a name nobody holds, a member not Up in the view, a service
+	// without routable instances, a topic without subscribers, a grain kind
+	// no member hosts); nothing was sent. The underlying error is wrapped
+	// too (service.ErrUnknownService, pubsub.ErrNoSubscribers...).
+	ErrUnknownTarget = errors.New("foundation: unknown target")
+	// ErrNotEnabled: the target needs a part the node was started without
+	// (grains without WithGrains).
+	ErrNotEnabled = errors.New("foundation: not enabled on this node")
 )
 
 // Option configures Start. Options in code win over the environment, which
@@ -60,6 +77,9 @@ type startOptions struct {
 	actorOpts []actor.Option
 	kinds     []grain.Kind
 	grainCfg  func(*grain.Config)
+	crdtCfg   func(*crdt.Config)
+	psCfg     func(*pubsub.Config)
+	svcCfg    func(*service.Config)
 	k8s       kubernetes.Interface
 	telCfg    []func(*telemetry.Config)
 }
@@ -88,6 +108,24 @@ func WithGrains(kinds ...grain.Kind) Option {
 // WithGrainConfig adjusts the grain host's configuration (timeouts).
 func WithGrainConfig(f func(*grain.Config)) Option {
 	return optionFunc(func(o *startOptions) { o.grainCfg = f })
+}
+
+// WithReplicatorConfig adjusts the replicator's configuration (durable
+// keys, expiring keys, timings) before the node starts it.
+func WithReplicatorConfig(f func(*crdt.Config)) Option {
+	return optionFunc(func(o *startOptions) { o.crdtCfg = f })
+}
+
+// WithPubSubConfig adjusts the pub/sub configuration before the node
+// starts it.
+func WithPubSubConfig(f func(*pubsub.Config)) Option {
+	return optionFunc(func(o *startOptions) { o.psCfg = f })
+}
+
+// WithServiceConfig adjusts the service registry's configuration before
+// the node starts it.
+func WithServiceConfig(f func(*service.Config)) Option {
+	return optionFunc(func(o *startOptions) { o.svcCfg = f })
 }
 
 // WithConfigFile reads configuration from a YAML file (see
@@ -144,9 +182,19 @@ type Node struct {
 	// HTTP listener (Telemetry.Address), the cluster-wide trace query
 	// (Telemetry.ClusterTrace). See docs/telemetry.md.
 	Telemetry *telemetry.Telemetry
+	// Replicator keeps the node's replicas of the cluster's replicated
+	// data (package crdt): the service registry, topic interest, and the
+	// application's own keys.
+	Replicator *crdt.Replicator
+	// PubSub is the node's cluster-wide publish/subscribe.
+	PubSub *pubsub.PubSub
+	// Services is the node's view of the cluster's service registry.
+	Services *service.Registry
 
-	ownLog  bool
-	closers []func() // released after the node stopped (a lease's client)
+	svcStore *service.ReplicatedStore
+	clients  sync.Map // service name -> *service.Client, for Send and Call
+	ownLog   bool
+	closers  []func() // released after the node stopped (a lease's client)
 }
 
 func (n *Node) release() {
@@ -267,6 +315,12 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 		}
 		return nil, err
 	}
+	if err := n.startMessaging(ctx, o); err != nil {
+		n.stopMessaging(context.Background())
+		n.Membership.Abort()
+		n.stopSystem()
+		return nil, err
+	}
 	if len(o.kinds) > 0 {
 		gcfg := grain.Config{Kinds: o.kinds, Logger: n.Log, Observer: n.Telemetry.GrainObserver()}
 		if o.grainCfg != nil {
@@ -276,6 +330,7 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 			err = n.Grains.Start(ctx)
 		}
 		if err != nil {
+			n.stopMessaging(context.Background())
 			n.Membership.Abort()
 			n.stopSystem()
 			return nil, err
@@ -285,6 +340,7 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 		if n.Grains != nil {
 			n.Grains.Abort()
 		}
+		n.stopMessaging(context.Background())
 		n.Membership.Abort()
 		n.stopSystem()
 		return nil, err
@@ -330,6 +386,73 @@ func telemetryConfig(cfg cluster.Config, o startOptions) (telemetry.Config, erro
 		f(&out)
 	}
 	return out, nil
+}
+
+// startMessaging starts the replicator, pub/sub and the service registry
+// on the running membership.
+func (n *Node) startMessaging(ctx context.Context, o startOptions) error {
+	ccfg := crdt.Config{Logger: n.Log.Named("crdt")}
+	if o.crdtCfg != nil {
+		o.crdtCfg(&ccfg)
+	}
+	var err error
+	if n.Replicator, err = crdt.NewReplicator(n.Membership, ccfg); err != nil {
+		return err
+	}
+	if err = n.Replicator.Start(ctx); err != nil {
+		n.Replicator = nil
+		return err
+	}
+	interest, err := pubsub.NewInterest(n.Replicator)
+	if err != nil {
+		return err
+	}
+	pcfg := pubsub.Config{Logger: n.Log.Named("pubsub")}
+	if o.psCfg != nil {
+		o.psCfg(&pcfg)
+	}
+	if n.PubSub, err = pubsub.New(n.System, n.Membership, interest, pcfg); err != nil {
+		return err
+	}
+	if err = n.PubSub.Start(ctx); err != nil {
+		return err
+	}
+	if n.svcStore, err = service.NewStore(n.Replicator); err != nil {
+		return err
+	}
+	scfg := service.Config{Logger: n.Log.Named("service")}
+	if o.svcCfg != nil {
+		o.svcCfg(&scfg)
+	}
+	if n.Services, err = service.New(n.System, n.Membership, n.svcStore, scfg); err != nil {
+		return err
+	}
+	return n.Services.Start(ctx)
+}
+
+// stopMessaging stops what startMessaging started, in reverse: this
+// member's service instances are deregistered and its subscriptions end
+// while the replicator still spreads the change.
+func (n *Node) stopMessaging(ctx context.Context) error {
+	var err error
+	keep := func(e error) {
+		if e != nil && err == nil {
+			err = e
+		}
+	}
+	if n.Services != nil {
+		keep(n.Services.Stop(ctx))
+	}
+	if n.svcStore != nil {
+		n.svcStore.Close()
+	}
+	if n.PubSub != nil {
+		keep(n.PubSub.Stop(ctx))
+	}
+	if n.Replicator != nil {
+		keep(n.Replicator.Stop(ctx))
+	}
+	return err
 }
 
 // membershipConfig derives the membership's configuration: the cluster
@@ -493,6 +616,9 @@ func (n *Node) Stop(ctx context.Context) error {
 		// Grains first: their activations end (OnDeactivate) while the
 		// member is still in the view, then peers place them elsewhere.
 		err = n.Grains.Stop(lctx)
+	}
+	if merr := n.stopMessaging(lctx); err == nil {
+		err = merr
 	}
 	if merr := n.Membership.Stop(lctx); err == nil {
 		err = merr

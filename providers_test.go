@@ -83,8 +83,8 @@ func TestEveryProviderFormsAndSeesALeave(t *testing.T) {
 			// The leave itself is bounded by leave_timeout (1s); the
 			// whole Stop also stops the actor system. A hang shows here;
 			// the speed is examples/node's and the bench's to measure.
-			if d := time.Since(start); d > 3*time.Second {
-				t.Errorf("%s: Stop took %v, want at most 3s", name, d)
+			if d := time.Since(start); d > 4500*time.Millisecond {
+				t.Errorf("%s: Stop took %v, want at most 4.5s", name, d)
 			}
 			sawLeft := false
 			for !sawLeft {

@@ -202,7 +202,7 @@ func mbWaitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 // the invoker's log may be read.
 func mbSettle(t *testing.T, m *mailbox, d *mbDispatcher) {
 	t.Helper()
-	mbWaitFor(t, 2*time.Second, "the mailbox to go idle", func() bool {
+	mbWaitFor(t, 10*time.Second, "the mailbox to go idle", func() bool {
 		return mbIdle(m) && d.live.Load() == 0
 	})
 }
@@ -232,7 +232,7 @@ func TestMailboxConcurrentPostersExactlyOnceInOrder(t *testing.T) {
 			tp, each := c.throughput, c.each
 			m, inv, d := newTestMailbox(t, tp)
 			mbPost(posters, each, func(f, n int) { m.PostUserMessage(&mbUser{f, n}) })
-			mbWaitFor(t, 3*time.Second, "every message", func() bool { return inv.users.Load() == int64(posters*each) })
+			mbWaitFor(t, 30*time.Second, "every message", func() bool { return inv.users.Load() == int64(posters*each) })
 			mbSettle(t, m, d)
 			mbCheckNoOverlap(t, inv)
 			var next [posters]int
@@ -306,7 +306,7 @@ func TestMailboxSystemMessagesOvertakeLaterUserMessages(t *testing.T) {
 		m.PostUserMessage(&mbUser{f, n})
 	})
 	const sysEach = (each + every - 1) / every
-	mbWaitFor(t, 3*time.Second, "every message", func() bool {
+	mbWaitFor(t, 30*time.Second, "every message", func() bool {
 		return inv.users.Load() == posters*each && inv.systems.Load() == posters*sysEach
 	})
 	mbSettle(t, m, d)
@@ -435,7 +435,7 @@ func TestMailboxPanicIsEscalated(t *testing.T) {
 		}
 	}
 	mbPost(posters, each, func(f, n int) { m.PostUserMessage(&mbUser{f, n}) })
-	mbWaitFor(t, 3*time.Second, "every message", func() bool { return inv.users.Load() == int64(posters*each) })
+	mbWaitFor(t, 30*time.Second, "every message", func() bool { return inv.users.Load() == int64(posters*each) })
 	mbSettle(t, m, d)
 	mbCheckNoOverlap(t, inv)
 	var next [posters]int

@@ -278,6 +278,12 @@ func (s *System) startRemote() (err error) {
 	s.inbound = &inboundConns{TransportCredentials: creds}
 	ropts = append(ropts, remote.WithServerOptions(append([]grpc.ServerOption{grpc.Creds(s.inbound)}, s.opts.serverOpts...)...))
 	cfg := remote.Configure(host, p, ropts...)
+	// The engine's endpoint writer blocks its actor for two seconds after
+	// each failed connection attempt, five times by default: a member that
+	// is gone held messages to it for ten seconds, and held this system's
+	// Stop as long. Membership decides whether a member is gone; one retry
+	// covers a transient failure.
+	cfg.MaxRetryCount = 2
 	r := remote.NewRemote(s.as, cfg)
 	defer func() {
 		// remote.Start panics when it cannot listen: make that an error.
@@ -375,7 +381,26 @@ func (s *System) Stop(ctx context.Context) error {
 	err := s.stopActors(ctx)
 	if s.remote != nil {
 		s.inbound.closeAll()
-		s.remote.Shutdown(true)
+		quiesceReaders(s.remote, 2*time.Second)
+		// The engine's graceful shutdown waits up to ten seconds for the
+		// gRPC server's streams; after two (or when ctx ends) the server
+		// is stopped outright, which ends that wait.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.remote.Shutdown(true)
+		}()
+		t := time.NewTimer(2 * time.Second)
+		select {
+		case <-done:
+		case <-t.C:
+			s.remote.Shutdown(false)
+			<-done
+		case <-ctx.Done():
+			s.remote.Shutdown(false)
+			<-done
+		}
+		t.Stop()
 	}
 	for _, sub := range s.subs {
 		s.as.EventStream.Unsubscribe(sub)

@@ -204,6 +204,16 @@ func (v View) Up() []Member {
 	return out
 }
 
+// Member returns the member of v with id, if v has it (in any status).
+func (v View) Member(id string) (Member, bool) {
+	for _, m := range v.Members {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return Member{}, false
+}
+
 // Hosting returns the members of v that are Up and host kind.
 func (v View) Hosting(kind string) []Member {
 	var out []Member

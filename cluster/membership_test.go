@@ -123,8 +123,11 @@ func TestKilledMemberIsRemovedAndARestartRejoinsUnderANewID(t *testing.T) {
 	c.Kill(2)
 	e := waitEvent(t, ev, cluster.Removed, dead, 3*time.Second)
 	t.Logf("removed after %v: %s", time.Since(t0), e.Reason)
-	if d := time.Since(t0); d > time.Second {
-		t.Fatalf("kill removed after %v, want <= 1s (the development profile)", d)
+	// Removed on the refusal of its port, not after SWIM's timeouts (the
+	// time it takes is the bench's to measure: kill detection in
+	// BENCHMARKS.md; here Kill itself stops an actor system first).
+	if !strings.Contains(e.Reason, "refuses connections") {
+		t.Fatalf("removed for %q, want the refusal of its cluster port", e.Reason)
 	}
 	agree(t, c, 2, 2*time.Second)
 	m, err := c.Restart(2)

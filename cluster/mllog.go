@@ -38,7 +38,7 @@ var mlRoutine = []string{
 	"Refuting a", "ignoring alive message", "Got ping for unexpected node", "Failed to send",
 	"Push/Pull with", "Failed to receive", "Initiating push/pull sync", "Stream connection",
 	"Failed to push local state", "Failed to read", "Failed to start stream", "Failed to write",
-	"Error reading stream", "Failed to handle", "Failed fallback ping",
+	"Error reading stream", "Failed to handle", "Failed fallback TCP ping",
 }
 
 func (w *mlLog) Write(p []byte) (int, error) {

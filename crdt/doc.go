@@ -154,4 +154,121 @@
 // small constant times the input's length. They fail with ErrMalformed,
 // ErrTooLarge, ErrVersion or ErrTypeMismatch; values made without their
 // codecs fail with ErrNoCodec.
+//
+// # The replicator
+//
+// A Replicator (NewReplicator(membership, Config), Start, Stop) keeps this
+// member's replicas of the cluster's keys and keeps them in sync with the
+// other members', over ProtocolCRDT streams of the member's cluster port
+// (cluster.Membership.Dial and Handle: authenticated, mutual TLS when
+// configured, cut by clustertest's Network like any other traffic). The
+// values stay the goroutine-free types above; the replicator owns them
+// under one lock (its core, store.go, does no I/O and takes the time as an
+// argument) and runs a few owned goroutines: a flusher, a ticker, a
+// membership follower and one sender per peer.
+//
+// Keys are typed: Key[T] names a value of type T (GCounterKey, ORSetKey,
+// LWWMapKey... or NewKey for any ORMap), and
+//
+//	err := crdt.Update(ctx, r, key, crdt.Majority, func(v *crdt.ORSet[string], op crdt.Op) {
+//		v.Add(op.Replica, "x")
+//	})
+//	v, err := crdt.Get(ctx, r, key, crdt.Majority)
+//	err = crdt.Delete(ctx, r, key, crdt.Majority)
+//	sub, err := r.Subscribe("carts/*")
+//
+// Update applies modify to the current value, or to a new one from the
+// key's constructor (Akka's "initial"), as this member's replica
+// (Op.Replica) with its HLC (Op.Clock); Get returns a copy; Delete
+// tombstones the key forever (as Akka: it cannot be created again);
+// Subscribe delivers batches of changed key ids matching an id or a prefix
+// pattern ("carts/*"), coalescing while the subscriber is busy and never
+// blocking the replicator. SharedMap and SharedValue wrap an LWWMap and an
+// LWWRegister as a map and a value that read like local ones (no context,
+// no network) and notify on change.
+//
+// A member that never used a key still holds it, as a raw value of its
+// encoding's Kind (elements, keys and values as their encoded bytes: a
+// Codec is injective, so a raw value merges and encodes exactly as the
+// typed one would); the first Key to use it converts it. A key used with
+// two types fails with ErrKeyType locally, and a peer's replica of another
+// type is refused and counted (Stats.Rejected): nothing is corrupted.
+//
+// Consistency (per call): Local, To(n), Majority (N/2+1), MajorityPlus(k)
+// and All, with Akka's meaning: this member counts as one, and a read sees
+// the latest acknowledged write when replicas written plus replicas read
+// exceed N. N is every member of this member's view, Up or unreachable:
+// counting only the Up ones would let both sides of a partition reach
+// their "majority". Each call above Local reads the membership's current
+// view (not the copy the replicator keeps up to date behind it), so a
+// member that has just joined counts the others at once; a member removed
+// from the view while a call waits for it is no longer counted. A write
+// that misses its level within ctx (or Config.DefaultTimeout) returns an
+// error wrapping ErrWriteIncomplete: the write is applied locally and may
+// still spread.
+//
+// Dissemination. A local update's delta (TakeDelta) joins the key's
+// pending delta; one BatchWindow (2ms) after the first pending change,
+// every pending key's delta is pushed to every Up peer in one DELTAS frame
+// (Akka waits for a 200ms tick). A write above Local sends its delta at
+// once as a WRITE that peers acknowledge after merging (and persisting).
+// Deltas need no causal delivery, so frames may be lost, duplicated or
+// reordered.
+//
+// Anti-entropy repairs what deltas missed. A key's digest hashes its
+// envelope (the canonical encoding of its value, tombstone, pruning
+// markers, access time); keys fall into 256 buckets by the hash of their
+// id, a bucket's digest is the XOR of its keys' (kept up to date
+// incrementally), and the root hashes the buckets. Every
+// AntiEntropyInterval (1s) a member sends one random Up peer its root
+// (SYNC, about 20 bytes: an idle cluster exchanges nothing else). Where
+// roots differ the peer answers with its 256 bucket digests
+// (SYNC_BUCKETS), the differing buckets' key digests follow (SYNC_KEYS),
+// and only the differing keys' full states travel (STATES, with a
+// SYNC_REQUEST for the other direction). A joining (or returning) member
+// gets such a round at once from the oldest other member: the full state
+// of every key it lacks.
+//
+// Wire protocol (internal/protos/foundation_crdt.proto): 4-byte
+// length-prefixed CRDTFrames, each member writing only on the stream it
+// dialled to a peer; answers (WRITE_ACK, READ_REPLY, SYNC_*) travel on the
+// answerer's own stream, matched by id. A CRDTEntry is a key's envelope:
+// the encoding of its value or of a delta, the tombstone, the pruning
+// markers and the access time. Frames from members not in the view are
+// dropped.
+//
+// Pruning follows the protocol above, with replica ids never reused: a
+// member's replica id is its member id (unique per run), and a member
+// downed by the split-brain resolver (which the others remove, but which
+// may come back under the same member id after the heal) switches to a
+// new incarnation ("id#1") at once. The oldest member (serving, every
+// member Up) prunes the replicas no member uses any more: older
+// incarnations of current members and members that left gracefully at
+// once, members gone from the view otherwise (killed, removed) after
+// PruneAfter (5 minutes; a removed member that returns within it loses
+// nothing). For each key naming such a replica it gossips a marker with
+// the full state, which every member joins, pushing its own full state;
+// once every member of its view has joined (so their states, holding every
+// contribution of the departed replica, have reached it) it calls Prune
+// and marks the removal performed. The others PruneCleanup, and clean
+// every incoming state and delta until the marker expires
+// (PruningMarkerTTL, 6h). Values then name only live replicas however many
+// members came and went. After a whole-cluster restart on durable keys the
+// previous run's replica ids are pruned PruneAfter later.
+//
+// Durable keys (Config.Durable: a bbolt file and key patterns) are written
+// before Update returns (or within WriteBehind) and before a peer
+// acknowledges a WRITE, and Start restores them: a member, or a whole
+// cluster, restarted on its files has them back. Keys matching
+// Config.Expire patterns vanish everywhere after that long without a read
+// or write anywhere (the last access travels with the state) and may be
+// created again.
+//
+// Limits: a value's encoding is bounded by MaxValueSize (1 MiB); an update
+// that would exceed it fails with ErrValueTooLarge and changes nothing.
+// Values up to 64 KiB (or above a quarter of the limit) are updated on a
+// copy; in between in place, where a single operation adding more than
+// three quarters of the limit at once is not refused. Modify functions run
+// under the replicator's lock: keep them short and do not call the
+// replicator from them.
 package crdt

@@ -34,3 +34,41 @@ var (
 	// function. Create it with NewORSet(codec) and the like.
 	ErrNoCodec = errors.New("crdt: no codec")
 )
+
+// Errors returned by the replicator (Replicator, Update, Get, Delete and
+// the shared values). Compare them with errors.Is.
+var (
+	// ErrInvalidKey: a key id that is empty, too long (MaxKeyLen), not
+	// UTF-8 or contains '*'; or a zero Key, or one of a type the
+	// replicator cannot hold (not one of this package's types).
+	ErrInvalidKey = errors.New("crdt: invalid key")
+	// ErrKeyType: the key id holds a value of another type than the Key
+	// used (a GCounterKey and an ORSetKey with one id, say). The message
+	// names both. Nothing is changed.
+	ErrKeyType = errors.New("crdt: key used with two types")
+	// ErrValueTooLarge: the update would make the value's encoding larger
+	// than Config.MaxValueSize. Nothing is changed.
+	ErrValueTooLarge = errors.New("crdt: value too large")
+	// ErrConsistency: an unknown consistency level, To(n) with n < 1 or
+	// MajorityPlus(k) with k < 0.
+	ErrConsistency = errors.New("crdt: unknown consistency level")
+	// ErrWriteIncomplete: a write was applied locally but fewer replicas
+	// than its consistency level acknowledged it before the context ended
+	// (or every member answered). The write is not lost: it may still
+	// spread to every replica by deltas and anti-entropy. The message says
+	// how many acknowledged of how many required.
+	ErrWriteIncomplete = errors.New("crdt: write reached fewer replicas than its consistency level; it may still spread")
+	// ErrReadIncomplete: fewer replicas than the read's consistency level
+	// answered before the context ended. The local value may be stale.
+	ErrReadIncomplete = errors.New("crdt: read reached fewer replicas than its consistency level")
+	// ErrNotFound: Get of a key that holds no value on the replicas read.
+	ErrNotFound = errors.New("crdt: key not found")
+	// ErrDeleted: the key was deleted; a deleted key can never be used
+	// again (as in Akka).
+	ErrDeleted = errors.New("crdt: key deleted")
+	// ErrStopped: the replicator is not running (before Start, after Stop).
+	ErrStopped = errors.New("crdt: replicator stopped")
+	// ErrInvalidConfig: a Config field out of range; the message names the
+	// field and the allowed range.
+	ErrInvalidConfig = errors.New("crdt: invalid config")
+)

@@ -17,6 +17,12 @@ var (
 	// ErrTooLarge: a message is larger, serialized, than
 	// Config.MaxMessageSize.
 	ErrTooLarge = errors.New("pubsub: message too large")
+	// ErrNoSubscribers: no member is known here to have a subscriber for
+	// the topic (or, for PublishLocal and Direct, the member has none):
+	// nothing was sent. Interest spreads by replication, so a subscriber
+	// that has just subscribed on another member may not be known yet.
+	// Publishers that do not care may ignore it.
+	ErrNoSubscribers = errors.New("pubsub: no subscribers")
 	// ErrUnknownMember: Direct names a member that is not Up in the view.
 	ErrUnknownMember = errors.New("pubsub: no such member")
 )

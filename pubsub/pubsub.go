@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,10 +41,12 @@ type Config struct {
 // NewInterest). Set is called when this member's first subscriber of a
 // kind (outside groups, or of one group) for a topic arrives (present) or
 // its last one leaves; Entries reads this member's replica and must not
-// block (every publish calls it).
+// block (every publish calls it); Forget removes every entry of a member
+// that left or was removed (one member, the lowest-id Up one, calls it).
 type Interest interface {
 	Set(topic, entry string, present bool) error
 	Entries(topic string) []string
+	Forget(member string) error
 }
 
 // Message is what a SubscribeFunc handler receives.
@@ -128,16 +131,90 @@ func (ps *PubSub) Start(context.Context) error {
 	}
 	events, unsub := ps.ms.Subscribe(256)
 	ps.unsub = unsub
-	ps.wg.Add(1)
+	ps.wg.Add(2)
+	go func() {
+		defer ps.wg.Done()
+		ps.reconcileLoop()
+	}()
 	go func() {
 		defer ps.wg.Done()
 		for ev := range events {
 			if ev.Kind == cluster.Removed || ev.Kind == cluster.Left {
 				ps.dropPeer(ev.Member.ID)
+				ps.forget(ev.Member.ID)
 			}
 		}
 	}()
 	return nil
+}
+
+// reconcileLoop re-records, every second, this member's interest where
+// the replicated interest lacks it: after this member was downed by the
+// split-brain resolver (the others withdrew its interest) and came back,
+// say.
+func (ps *PubSub) reconcileLoop() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ps.ctx.Done():
+			return
+		case <-t.C:
+		}
+		want := map[string]map[string]bool{} // topic -> entries
+		for _, s := range ps.subs.all() {
+			if want[s.topic] == nil {
+				want[s.topic] = map[string]bool{}
+			}
+			want[s.topic][interestEntry(ps.self, s.group)] = true
+		}
+		for topic, entries := range want {
+			have := ps.interest.Entries(topic)
+			for e := range entries {
+				if !slices.Contains(have, e) && ps.stillSubscribed(topic, e) {
+					if err := ps.interest.Set(topic, e, true); err != nil {
+						ps.log.Warn("pubsub: re-recording interest", zap.String("topic", topic), zap.Error(err))
+					}
+				}
+			}
+		}
+	}
+}
+
+// stillSubscribed reports whether this member has a subscriber of topic
+// for interest entry e.
+func (ps *PubSub) stillSubscribed(topic, e string) bool {
+	ts := ps.subs.load(topic)
+	if ts == nil {
+		return false
+	}
+	_, g := splitEntry(e)
+	if g == "" {
+		return len(ts.plain) > 0
+	}
+	return len(ts.groups[g]) > 0
+}
+
+// forget withdraws a gone member's interest, if this member is the
+// lowest-id Up one (publishes skip members that are not Up anyway; this
+// keeps the interest from growing with every member that ever came).
+func (ps *PubSub) forget(gone string) {
+	up := ps.ms.View().Up()
+	if len(up) == 0 {
+		return
+	}
+	lowest := up[0].ID
+	for _, m := range up {
+		if m.ID < lowest {
+			lowest = m.ID
+		}
+	}
+	if lowest != ps.self {
+		return
+	}
+	if err := ps.interest.Forget(gone); err != nil {
+		ps.log.Warn("pubsub: withdrawing a gone member's interest", zap.String("member", gone), zap.Error(err))
+	}
 }
 
 // Stop ends every subscription and stream. Idempotent.
@@ -368,9 +445,9 @@ func (s *Subscription) deliver(m Message) {
 
 // Publish delivers msg to every subscriber of topic on every member (one
 // subscriber per group), at most once: see the package documentation. It
-// returns an error only when msg cannot be sent at all (ErrInvalid,
-// ErrNotSerializable for a member that has subscribers, ErrTooLarge,
-// ErrClosed); it never waits for subscribers.
+// returns an error only when msg is not sent at all (ErrInvalid,
+// ErrNoSubscribers, ErrNotSerializable for a member that has subscribers,
+// ErrTooLarge, ErrClosed); it never waits for subscribers.
 func (ps *PubSub) Publish(ctx context.Context, topic string, msg any) error {
 	return ps.publish(ctx, topic, msg, nil, "")
 }
@@ -391,6 +468,25 @@ func (ps *PubSub) Direct(ctx context.Context, member, topic string, msg any) err
 		return fmt.Errorf("%w: Direct: empty member id", ErrInvalid)
 	}
 	return ps.publish(ctx, topic, msg, nil, member)
+}
+
+// Members returns the ids of the Up members that this member knows to have
+// subscribers of topic (in or outside groups), sorted: where a Publish
+// would send. Interest spreads by replication, so a subscriber that has
+// just subscribed elsewhere may not be listed yet.
+func (ps *PubSub) Members(topic string) []string {
+	up := map[string]bool{}
+	for _, m := range ps.ms.View().Up() {
+		up[m.ID] = true
+	}
+	var out []string
+	for _, e := range ps.interest.Entries(topic) {
+		if m, _ := splitEntry(e); up[m] && !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // PublishLocal delivers msg to the subscribers of topic on this member
@@ -429,6 +525,9 @@ func (ps *PubSub) publish(ctx context.Context, topic string, msg any, from *acto
 		n := ps.rr.Add(1)
 		targets = route(ps.interest.Entries(topic), up, func(_ string, k int) int { return int(n % uint64(k)) })
 	}
+	if !anyDelivery(targets) {
+		return fmt.Errorf("%w: topic %q", ErrNoSubscribers, topic)
+	}
 	var frame []byte
 	for member, d := range targets {
 		if member == ps.self {
@@ -444,6 +543,15 @@ func (ps *PubSub) publish(ctx context.Context, topic string, msg any, from *acto
 		ps.send(member, frame, d)
 	}
 	return nil
+}
+
+func anyDelivery(targets map[string]*delivery) bool {
+	for _, d := range targets {
+		if d.plain || len(d.groups) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // localDelivery is everything this member's subscribers of topic take.
@@ -597,9 +705,24 @@ func (p *peer) run() {
 			}
 			conn, backoff = c, 10*time.Millisecond
 		}
+		// The frames already queued go in the same write (one syscall for
+		// a burst, up to 64 KiB).
+		bufs := net.Buffers{frame}
+		size := len(frame)
+	gather:
+		for size < 64<<10 {
+			select {
+			case f := <-p.queue:
+				bufs = append(bufs, f)
+				size += len(f)
+			default:
+				break gather
+			}
+		}
+		n := len(bufs)
 		_ = conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-		if _, err := conn.Write(frame); err != nil {
-			p.ps.dropped.Add(1)
+		if _, err := bufs.WriteTo(conn); err != nil {
+			p.ps.dropped.Add(uint64(n))
 			_ = conn.Close()
 			conn = nil
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -42,6 +43,19 @@ func (s *sharedInterest) Set(topic, entry string, present bool) error {
 		s.m[topic][entry] = true
 	} else {
 		delete(s.m[topic], entry)
+	}
+	return nil
+}
+
+func (s *sharedInterest) Forget(member string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, es := range s.m {
+		for e := range es {
+			if e == member || strings.HasPrefix(e, member+"|") {
+				delete(es, e)
+			}
+		}
 	}
 	return nil
 }

@@ -20,8 +20,8 @@
 // Remove; a Pool is a set of supervised processes started from one spec.
 // Each change publishes a new immutable Snapshot (copy on write, swapped in
 // with compare-and-swap), so readers never wait for writers. The Routees
-// interface is small on purpose: a cluster service registry will implement
-// it to route over "all instances of a service".
+// interface is small on purpose: the service registry implements it
+// (service.Registry.Routees) to route over all instances of a service.
 //
 // # Strategies
 //

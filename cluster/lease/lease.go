@@ -114,7 +114,9 @@ func (k *Kubernetes) Acquire(ctx context.Context, owner string) (bool, error) {
 		case err == nil:
 			return true, nil
 		case apierrors.IsAlreadyExists(err):
-			return false, nil // another side created it first
+			// Created first by another side, or by another member of this
+			// side, which names the same owner.
+			return k.heldBy(ctx, owner)
 		}
 		return false, fmt.Errorf("%w: kubernetes: creating lease %s/%s: %w", ErrUnavailable, k.namespace, k.name, err)
 	}
@@ -134,9 +136,23 @@ func (k *Kubernetes) Acquire(ctx context.Context, owner string) (bool, error) {
 	next.Spec.HolderIdentity, next.Spec.LeaseDurationSeconds, next.Spec.AcquireTime, next.Spec.RenewTime = &owner, &secs, &now, &now
 	if _, err := leases.Update(ctx, next, metav1.UpdateOptions{}); err != nil {
 		if apierrors.IsConflict(err) {
-			return false, nil // another side took it meanwhile
+			// Taken meanwhile by another side, or renewed by another member
+			// of this side.
+			return k.heldBy(ctx, owner)
 		}
 		return false, fmt.Errorf("%w: kubernetes: updating lease %s/%s: %w", ErrUnavailable, k.namespace, k.name, err)
 	}
 	return true, nil
+}
+
+// heldBy reports whether the Lease names owner, after a create or update
+// lost a race: every member of a side asks for the lease with the same
+// owner, so the winner may have been a member of owner's own side.
+func (k *Kubernetes) heldBy(ctx context.Context, owner string) (bool, error) {
+	cur, err := k.c.CoordinationV1().Leases(k.namespace).Get(ctx, k.name, metav1.GetOptions{})
+	if err != nil {
+		return false, fmt.Errorf("%w: kubernetes: reading lease %s/%s: %w", ErrUnavailable, k.namespace, k.name, err)
+	}
+	h := cur.Spec.HolderIdentity
+	return h != nil && *h == owner, nil
 }

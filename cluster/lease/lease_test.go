@@ -8,7 +8,6 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/goleak"
 	"go.uber.org/zap"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -17,10 +16,13 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/foundation-go/foundation/cluster/lease"
+	"github.com/foundation-go/foundation/internal/kubeapi"
 	"github.com/foundation-go/foundation/provider/etcd/etcdtest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain checks for leaked goroutines once the tests and the API server
+// that the real-server tests share (kubeapi.Shared) have stopped.
+func TestMain(m *testing.M) { kubeapi.Main(m) }
 
 func ctx(t *testing.T) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/foundation-go/foundation/provider"
 )
@@ -43,6 +44,13 @@ const (
 	// EnvPodName is the default of Config.PodName (set it from the downward
 	// API's metadata.name); the host name is used when it is unset.
 	EnvPodName = "POD_NAME"
+	// EnvKubeconfig, when set, names a kubeconfig file that InClusterClient
+	// uses instead of the pod's service account: for tests and development
+	// outside a cluster (the project's tests point member processes at a
+	// test API server with it). Its current context is used. KUBECONFIG is
+	// never read, so that a program started by a test never reaches a
+	// cluster the developer's shell happens to point at.
+	EnvKubeconfig = "FOUNDATION_KUBECONFIG"
 )
 
 // Config configures a Provider. Client and LabelSelector are required; every
@@ -188,8 +196,25 @@ func (c Config) resolve(file string, getenv func(string) string, hostname func()
 // process runs in, authenticated as the pod's service account (the
 // KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT variables and the
 // token Kubernetes mounts). Outside a pod the error wraps
-// provider.ErrUnavailable. It contacts nothing: the first request does.
+// provider.ErrUnavailable. When the environment variable EnvKubeconfig
+// (FOUNDATION_KUBECONFIG) is set, the client is built from the kubeconfig
+// file it names instead, for tests and development; a file that cannot be
+// read or has no usable current context is an error wrapping
+// provider.ErrInvalidConfig. It contacts nothing: the first request does.
 func InClusterClient() (kubernetes.Interface, error) {
+	if path := os.Getenv(EnvKubeconfig); path != "" {
+		// ExplicitPath alone: neither KUBECONFIG nor ~/.kube/config is read.
+		rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+			&clientcmd.ClientConfigLoadingRules{ExplicitPath: path}, &clientcmd.ConfigOverrides{}).ClientConfig()
+		if err != nil {
+			return nil, fmt.Errorf("%w: k8s: %s=%s: %v", provider.ErrInvalidConfig, EnvKubeconfig, path, err)
+		}
+		cs, err := kubernetes.NewForConfig(rc)
+		if err != nil {
+			return nil, fmt.Errorf("%w: k8s: a client for %s (from %s): %v", provider.ErrInvalidConfig, rc.Host, path, err)
+		}
+		return cs, nil
+	}
 	rc, err := rest.InClusterConfig()
 	if err != nil {
 		return nil, fmt.Errorf("%w: k8s: no in-cluster API server configuration (not running in a pod?): %v", provider.ErrUnavailable, err)

@@ -34,8 +34,8 @@
 //
 // Start runs a client-go informer (a list, then a watch, of the selected
 // pods; the informer watches again when a watch ends and lists again when
-// its resource version expires) and waits for the first list, up to
-// Config.StartTimeout. A list or watch call that fails for a reason that
+// its resource version expires or was compacted away) and waits for the
+// first list and the watch that follows it, up to Config.StartTimeout. A list or watch call that fails for a reason that
 // may pass (the API server unreachable or overloaded, RBAC not yet granted)
 // is repeated after Config.RetryMin, doubled up to Config.RetryMax; an
 // outage is logged once as a warning when it starts and once when it ends.
@@ -43,13 +43,17 @@
 // store, so changes arriving together (several pods deleted at once) are all
 // in the next update, and update is called only when the set differs.
 //
-// The pod's service account needs get, list and watch on pods in the
-// namespace, nothing else.
+// The pod's service account needs list and watch on pods in the
+// namespace, nothing else (examples/k8s/rbac.yaml); without either, Start
+// fails with the API server's refusal, which names the verb.
 //
 // # Goroutines
 //
 // A started Provider owns the informer's goroutines and one that calls
 // update. Stop ends them and waits for them and for any API call in
-// flight. Use InClusterClient for Config.Client in a pod; tests use
-// client-go's fake clientset through package k8stest.
+// flight. Use InClusterClient for Config.Client in a pod (outside one, for
+// tests and development, it reads the kubeconfig file named by
+// FOUNDATION_KUBECONFIG). The package's tests run against client-go's fake
+// clientset through package k8stest, and against a real kube-apiserver
+// (the repository's internal/kubeapi harness).
 package k8s

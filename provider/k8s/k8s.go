@@ -104,6 +104,8 @@ type run struct {
 	informer cache.SharedIndexInformer
 	dirty    chan struct{} // capacity 1: the store changed since loop last read it
 	synced   chan struct{} // closed by Start when the first list is in the store
+	watching chan struct{} // closed when a watch call first succeeds
+	watchOK  sync.Once
 	first    chan struct{} // closed by loop when update has had the first set
 	calls    gate          // list and watch calls in flight
 	health   *backoff.Episode
@@ -143,11 +145,13 @@ func (r *run) wait(ctx context.Context) error {
 // self.Address (then self.Address must be host:port with a port in
 // 1..65535, or the error wraps provider.ErrInvalidConfig).
 //
-// Start returns once the first list of pods has arrived and update has
-// received the first member set. It retries a failing list (pausing
-// RetryMin, doubled up to RetryMax) until StartTimeout, then returns an
-// error wrapping provider.ErrUnavailable that names the API server, the
-// namespace and the last error; if ctx ends first, ctx's error. After that
+// Start returns once the first list of pods has arrived, the watch that
+// follows it is open, and update has received the first member set. It
+// retries a failing list or watch (pausing RetryMin, doubled up to
+// RetryMax) until StartTimeout, then returns an error wrapping
+// provider.ErrUnavailable that names the API server, the namespace and the
+// last error (for a missing RBAC permission, the API server's message
+// naming the verb: list or watch); if ctx ends first, ctx's error. After that
 // update receives, on a goroutine the Provider owns and never concurrently,
 // the full member set, ordered by ID, whenever it changes. update must not
 // block for long and must not call Stop. Start after Stop returns
@@ -209,7 +213,8 @@ func (p *Provider) Start(ctx context.Context, self provider.Member, update func(
 	return err
 }
 
-// awaitFirst waits for the first list and the first update.
+// awaitFirst waits for the first list, the watch that follows it, and the
+// first update.
 func (p *Provider) awaitFirst(ctx context.Context, r *run) error {
 	deadline := time.NewTimer(p.cfg.StartTimeout)
 	defer deadline.Stop()
@@ -223,15 +228,7 @@ func (p *Provider) awaitFirst(ctx context.Context, r *run) error {
 		case <-r.stop:
 			return provider.ErrStopped
 		case <-deadline.C:
-			why := "no answer"
-			if err := r.health.Err(); err != nil {
-				why = err.Error()
-				if apierrors.IsForbidden(err) {
-					why += " (may the pod's service account get, list and watch pods? see examples/k8s/rbac.yaml)"
-				}
-			}
-			return fmt.Errorf("%w: k8s: listing pods in namespace %q from %s: not done within Config.StartTimeout (%v): %s",
-				provider.ErrUnavailable, p.cfg.Namespace, p.server, p.cfg.StartTimeout, why)
+			return p.notDone(r, "list")
 		}
 	}
 	close(r.synced)
@@ -244,6 +241,17 @@ func (p *Provider) awaitFirst(ctx context.Context, r *run) error {
 				zap.String("namespace", p.cfg.Namespace), zap.String("label_selector", p.cfg.LabelSelector), zap.String("pod", p.cfg.PodName))
 		}
 	}
+	// A list that works is not enough: a member that may list pods but not
+	// watch them would never see a change.
+	select {
+	case <-r.watching:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-r.stop:
+		return provider.ErrStopped
+	case <-deadline.C:
+		return p.notDone(r, "watch")
+	}
 	select {
 	case <-r.first:
 		return nil
@@ -252,6 +260,24 @@ func (p *Provider) awaitFirst(ctx context.Context, r *run) error {
 	case <-r.stop:
 		return provider.ErrStopped
 	}
+}
+
+// notDone is Start's error when verb ("list" or "watch" pods) was not done
+// within StartTimeout: it names the API server, the namespace and the last
+// error. A refusal (403) names the verb: the API server's own message does
+// for a list, but not for a watch (client-go cannot decode the refusal of a
+// watch request and reports "unknown").
+func (p *Provider) notDone(r *run, verb string) error {
+	why := "no answer"
+	if err := r.health.Err(); err != nil {
+		why = err.Error()
+		if apierrors.IsForbidden(err) {
+			why = fmt.Sprintf("the API server forbids this member to %s pods in namespace %q (%v); its service account needs list and watch on pods: see examples/k8s/rbac.yaml",
+				verb, p.cfg.Namespace, err)
+		}
+	}
+	return fmt.Errorf("%w: k8s: %sing pods in namespace %q from %s: not done within Config.StartTimeout (%v): %s",
+		provider.ErrUnavailable, verb, p.cfg.Namespace, p.server, p.cfg.StartTimeout, why)
 }
 
 // Stop stops watching and waits for the Provider's goroutines and API
@@ -280,6 +306,7 @@ func (p *Provider) newRun() (*run, error) {
 		stop:         make(chan struct{}),
 		dirty:        make(chan struct{}, 1),
 		synced:       make(chan struct{}),
+		watching:     make(chan struct{}),
 		first:        make(chan struct{}),
 		health:       &backoff.Episode{Log: p.log, What: "k8s: watching pods in namespace " + p.cfg.Namespace},
 		informerDone: make(chan struct{}),
@@ -294,7 +321,11 @@ func (p *Provider) newRun() (*run, error) {
 		},
 		WatchFunc: func(o metav1.ListOptions) (watch.Interface, error) {
 			o.LabelSelector = selector
-			return call(r, p.cfg, func(ctx context.Context) (watch.Interface, error) { return pods.Watch(ctx, o) })
+			w, err := call(r, p.cfg, func(ctx context.Context) (watch.Interface, error) { return pods.Watch(ctx, o) })
+			if err == nil {
+				r.watchOK.Do(func() { close(r.watching) })
+			}
+			return w, err
 		},
 		DisableChunking: true, // member pods are few; one request per list
 	}

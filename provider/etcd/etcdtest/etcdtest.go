@@ -35,8 +35,11 @@ const (
 	// pollInterval is the pause between two health checks.
 	pollInterval = 10 * time.Millisecond
 	// stopTimeout bounds the wait for etcd to exit after SIGTERM, before
-	// it is killed.
-	stopTimeout = 5 * time.Second
+	// it is killed. etcd 3.6 waits for its clients' open streams (watches,
+	// lease keep-alives) to end for up to its request timeout, 5s plus two
+	// election timeouts (6s here; measured), before it closes them; 3.4
+	// closes them at once.
+	stopTimeout = 10 * time.Second
 	// startTries: StartServer picks free ports this many times, since a
 	// port found free may be taken before etcd binds it.
 	startTries = 3
@@ -122,7 +125,7 @@ func (s *Server) LogFile() string {
 	return filepath.Join(s.dir, "etcd.log")
 }
 
-// Stop sends etcd SIGTERM and waits for it to exit; after five seconds it
+// Stop sends etcd SIGTERM and waits for it to exit; after ten seconds it
 // kills it. Stopping a stopped Server does nothing.
 func (s *Server) Stop() error {
 	s.mu.Lock()
