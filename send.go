@@ -8,6 +8,7 @@ import (
 	"github.com/foundation-go/foundation/actor"
 	"github.com/foundation-go/foundation/cluster"
 	"github.com/foundation-go/foundation/grain"
+	"github.com/foundation-go/foundation/internal/telctx"
 	"github.com/foundation-go/foundation/pubsub"
 	"github.com/foundation-go/foundation/service"
 )
@@ -112,7 +113,10 @@ func (n *Node) Send(ctx context.Context, to Target, msg any) error {
 		if n.PubSub == nil {
 			return fmt.Errorf("%w: Send to %s: the node has no pub/sub", ErrNotEnabled, to)
 		}
-		return n.targetErr(to, n.PubSub.Publish(ctx, to.name, msg))
+		pctx, end := n.Telemetry.StartPublish(ctx, to.name)
+		err := n.PubSub.Publish(pctx, to.name, msg)
+		end(err)
+		return n.targetErr(to, err)
 	case targetGrain:
 		if n.Grains == nil {
 			return fmt.Errorf("%w: Send to %s: the node hosts no grains (WithGrains)", ErrNotEnabled, to)
@@ -160,7 +164,14 @@ func Call[R any](ctx context.Context, n *Node, to Target, req any) (R, error) {
 		if err != nil {
 			return zero, err
 		}
-		r, err := service.Call[R](ctx, c, req)
+		// The service call's span (a child of ctx's trace); the actor
+		// Call to the instance carries it on with no span of its own.
+		sctx, end := n.Telemetry.StartServiceCall(ctx, c.Name(), fmt.Sprintf("%T", req))
+		if sctx != ctx {
+			sctx = telctx.Quiet(sctx)
+		}
+		r, err := service.Call[R](sctx, c, req)
+		end(err)
 		return r, n.targetErr(to, err)
 	}
 	pid, err := n.resolve(to)

@@ -137,6 +137,9 @@ type Client struct {
 	inflight sync.Map // instance id -> *atomic.Int64
 }
 
+// Name is the service the client calls.
+func (c *Client) Name() string { return c.name }
+
 // Client returns a client of service name balanced by b (nil: RoundRobin).
 func (r *Registry) Client(name string, b Balancer) (*Client, error) {
 	if err := checkName(name); err != nil {

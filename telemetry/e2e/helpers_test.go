@@ -71,26 +71,28 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 
 // The three members of the request path: an entry Server on member 0 calls
 // the "middle" grain, hosted only by member 1 (role middle), which calls
-// the "leaf" grain, hosted only by member 2 (role leaf). A service hop
-// (call -> grain -> service) slots in where leaf is once package service
-// exists: the leaf's call becomes a service call on member 2.
+// the "leaf" grain, hosted only by member 2 (role leaf), which calls the
+// service "answer", whose one instance is a Server on member 2.
 const (
 	kindMiddle = "middle"
 	kindLeaf   = "leaf"
+	svcAnswer  = "answer"
 	ctxKey     = "request-id"
 )
 
-// hosts holds each node's grain host for the grains' factories, which run
-// after Start returned.
+// hosts holds each node for the grains' factories, which run after Start
+// returned.
 type hosts struct {
 	mu sync.Mutex
-	h  map[int]*grain.Host
+	n  map[int]*foundation.Node
 }
 
-func (hs *hosts) get(i int) *grain.Host {
+func (hs *hosts) get(i int) *grain.Host { return hs.node(i).Grains }
+
+func (hs *hosts) node(i int) *foundation.Node {
 	hs.mu.Lock()
 	defer hs.mu.Unlock()
-	return hs.h[i]
+	return hs.n[i]
 }
 
 type middle struct{ host func() *grain.Host }
@@ -101,14 +103,23 @@ func (g *middle) Receive(ctx *grain.Context, msg any) (any, error) {
 	return grain.Get[*wrapperspb.StringValue](g.host(), kindLeaf, "l1").Call(ctx, msg)
 }
 
-type leaf struct{}
+type leaf struct{ node func() *foundation.Node }
 
-func (leaf) Receive(ctx *grain.Context, _ any) (any, error) {
-	tid := ""
-	if sc := traceIDOf(ctx); sc != "" {
-		tid = sc
-	}
-	return wrapperspb.String(foundation.ContextValue(ctx, ctxKey) + "|" + tid + "|" + ctx.Member()), nil
+func (l leaf) Receive(ctx *grain.Context, msg any) (any, error) {
+	// A service call through the node's facade, with the grain's context.
+	return foundation.Call[*wrapperspb.StringValue](ctx, l.node(), foundation.ToService(svcAnswer), msg)
+}
+
+// answer is the instance of the service "answer": it answers "request-id|
+// trace id|member" from its context.
+type answer struct {
+	actor.ServerBase
+	member string
+}
+
+func (a *answer) HandleCall(p actor.Process, _ any) (any, error) {
+	ctx := actor.ContextOf(p)
+	return wrapperspb.String(foundation.ContextValue(ctx, ctxKey) + "|" + traceIDOf(ctx) + "|" + a.member), nil
 }
 
 // entry is the Server the request enters by on member 0.
@@ -153,7 +164,7 @@ func startThree(t *testing.T, env map[string]string, extra func(i int, c *cluste
 			t.Errorf("ERROR logged: %s %s %v", e.LoggerName, e.Message, e.ContextMap())
 		}
 	})
-	hs := &hosts{h: map[int]*grain.Host{}}
+	hs := &hosts{n: map[int]*foundation.Node{}}
 	roles := []string{"entry", kindMiddle, kindLeaf}
 	tc := &testCluster{}
 	for i := 0; i < 3; i++ {
@@ -166,7 +177,7 @@ func startThree(t *testing.T, env map[string]string, extra func(i int, c *cluste
 		case 1:
 			kinds[0].New = func(string) grain.Grain { return &middle{host: func() *grain.Host { return hs.get(1) }} }
 		case 2:
-			kinds[1].New = func(string) grain.Grain { return leaf{} }
+			kinds[1].New = func(string) grain.Grain { return leaf{node: func() *foundation.Node { return hs.node(2) }} }
 		}
 		vars := map[string]string{"FOUNDATION_SEEDS": strings.Join(seeds, ",")}
 		for k, v := range env {
@@ -198,7 +209,7 @@ func startThree(t *testing.T, env map[string]string, extra func(i int, c *cluste
 			t.Fatalf("node %d: %v", i, err)
 		}
 		hs.mu.Lock()
-		hs.h[i] = node.Grains
+		hs.n[i] = node
 		hs.mu.Unlock()
 		tc.nodes = append(tc.nodes, node)
 		t.Cleanup(func() {
@@ -218,6 +229,18 @@ func startThree(t *testing.T, env map[string]string, extra func(i int, c *cluste
 	if err != nil {
 		t.Fatal(err)
 	}
+	n2 := tc.nodes[2]
+	pid, err := n2.System.Spawn(&answer{member: n2.Membership.Self().ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n2.Services.Register(ctx, svcAnswer, pid); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the service registered", func() bool {
+		in, err := n2.Services.Discover(svcAnswer)
+		return err == nil && len(in) == 1
+	})
 	return tc
 }
 

@@ -125,7 +125,8 @@ scrape_configs:
 		return len(r) == 3
 	})
 	// Each series from the members that have it: the entry Server runs on
-	// member 0, the middle grain on member 1, the leaf on member 2.
+	// member 0, the middle grain on member 1, the leaf and the service on
+	// member 2.
 	for _, c := range []struct {
 		q    string
 		want int
@@ -135,6 +136,7 @@ scrape_configs:
 		{`foundation_grain_call_duration_seconds_bucket{kind="middle",outcome="ok",le="+Inf"}`, 1},
 		{`foundation_grain_call_duration_seconds_bucket{kind="leaf",outcome="ok",le="+Inf"}`, 1},
 		{`foundation_grain_activations_total{kind="leaf",outcome="ok"}`, 1},
+		{`foundation_service_call_duration_seconds_count{service="answer",outcome="ok"}`, 1},
 		{`foundation_grain_active{kind="middle"}`, 1},
 		{`foundation_actor_mailbox_depth{stat="max"}`, 3},
 		{`foundation_grain_active{kind="middle"} == 1`, 1},

@@ -11,9 +11,7 @@ import (
 )
 
 // wantChain is the request's causal chain: each span's name prefix and
-// the member (index) it runs on, each the parent of the next. A service
-// hop will add ("service.call", 2) and ("service.receive", 2) after the
-// leaf's receive.
+// the member (index) it runs on, each the parent of the next.
 var wantChain = []struct {
 	name   string
 	member int
@@ -24,6 +22,8 @@ var wantChain = []struct {
 	{"grain.receive middle", 1},
 	{"grain.call leaf", 1},
 	{"grain.receive leaf", 2},
+	{"service.call answer", 2},
+	{"actor.receive *e2e_test.answer", 2},
 }
 
 // checkChain finds wantChain in spans (name, span id, parent id, member
@@ -57,7 +57,7 @@ func checkChain(t *testing.T, ids []string, spans []chainSpan) {
 type chainSpan struct{ name, id, parent, member string }
 
 // TestTraceThroughThreeMembers sends one request through three members
-// (call -> grain -> grain; the service hop comes with package service) and
+// (call -> grain -> grain -> service) and
 // finds one trace, parent and child spans on all three members, the
 // context value carried to the end: in a real Jaeger the members export
 // to over OTLP (started here when make tools built it; CI requires it),
