@@ -126,6 +126,11 @@ func (d *dispatcher) close(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		select {
+		case <-done: // both ready: the handlers did finish
+			return nil
+		default:
+			return ctx.Err()
+		}
 	}
 }

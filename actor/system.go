@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -265,12 +266,16 @@ func (s *System) startRemote() (err error) {
 	if s.opts.advertise != "" {
 		ropts = append(ropts, remote.WithAdvertisedHost(s.opts.advertise))
 	}
-	if len(s.opts.dialOpts) > 0 {
-		// The engine's option replaces its defaults: keep plaintext as the
-		// base so that a dialer alone works; credentials given later win.
-		dial := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, s.opts.dialOpts...)
-		ropts = append(ropts, remote.WithDialOptions(dial...))
-	}
+	// The engine's option replaces its defaults: keep plaintext as the base
+	// so that a dialer alone works; credentials given later win. A
+	// connection attempt gives up after two seconds (gRPC's default is
+	// twenty): the engine's endpoint writer blocks on it, and so does this
+	// system's Stop when the member it dials has vanished without a RST.
+	dial := append([]grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.DefaultConfig, MinConnectTimeout: 2 * time.Second}),
+	}, s.opts.dialOpts...)
+	ropts = append(ropts, remote.WithDialOptions(dial...))
 	creds := s.opts.serverCreds
 	if creds == nil {
 		creds = insecure.NewCredentials()
@@ -281,9 +286,9 @@ func (s *System) startRemote() (err error) {
 	// The engine's endpoint writer blocks its actor for two seconds after
 	// each failed connection attempt, five times by default: a member that
 	// is gone held messages to it for ten seconds, and held this system's
-	// Stop as long. Membership decides whether a member is gone; one retry
-	// covers a transient failure.
-	cfg.MaxRetryCount = 2
+	// Stop as long. Membership decides whether a member is gone, and the
+	// next message to it starts a new writer: one attempt is enough.
+	cfg.MaxRetryCount = 1
 	r := remote.NewRemote(s.as, cfg)
 	defer func() {
 		// remote.Start panics when it cannot listen: make that an error.
