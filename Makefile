@@ -52,6 +52,7 @@ fuzz:
 ## Prometheus and Chromium come from Debian (.ci/run installs them).
 tools:
 	cd telemetry/internal/tools && $(GO) build -o $(CURDIR)/.bin/jaeger github.com/jaegertracing/jaeger/cmd/jaeger
+
 ## kubeapi: build kube-apiserver and etcd from the nested module
 ## tools/kubeapi (pinned in its go.mod and go.sum) into .bin/kubeapi, for
 ## the tests against a real Kubernetes API server (internal/kubeapi): about
