@@ -93,6 +93,9 @@ func TestKubernetesOneLine(t *testing.T) {
 			"FOUNDATION_HOST=127.0.0.1",
 			"FOUNDATION_PORT=" + strconv.Itoa(ports[i]),
 			"FOUNDATION_CLUSTER_PORT=" + strconv.Itoa(cports[i]),
+			// Pods have a host each; these three share one, so their
+			// HTTP listeners (the profile's :7352) take free ports.
+			"FOUNDATION_TELEMETRY_ADDRESS=127.0.0.1:0",
 			"FOUNDATION_LOG_LEVEL=warn",
 			k8s.EnvPodNamespace + "=" + ns,
 			k8s.EnvPodName + "=" + names[i],

@@ -42,6 +42,9 @@ func TestProvidersByEnvironment(t *testing.T) {
 			for i := range procs {
 				env := append([]string{"FOUNDATION_LOG_LEVEL=warn", "FOUNDATION_NAME=by-env",
 					"FOUNDATION_SECRET=by-env-secret-0123456789", "FOUNDATION_HOST=127.0.0.1",
+					// The provider makes it the production profile, whose
+					// HTTP listener is :7352: three on one host need free ports.
+					"FOUNDATION_TELEMETRY_ADDRESS=127.0.0.1:0",
 					"FOUNDATION_PORT=" + strconv.Itoa(ports[i]), "FOUNDATION_CLUSTER_PORT=" + strconv.Itoa(cports[i])}, b.Env(i)...)
 				p, err := nodeproc.Start(name+strconv.Itoa(i), bin, []string{"-grains=false"}, env, testWriter{t})
 				if err != nil {

@@ -161,7 +161,11 @@ func (p *Proc) WaitLine(from int, match func(string) bool, timeout time.Duration
 			}
 		}
 		if p.done {
-			return "", i, fmt.Errorf("nodeproc: %s exited (%v) before the expected line", p.Name, p.err)
+			last := ""
+			if n := len(p.lines); n > 0 {
+				last = p.lines[n-1]
+			}
+			return "", i, fmt.Errorf("nodeproc: %s exited (%v) before the expected line; its last line: %q", p.Name, p.err, last)
 		}
 		if time.Now().After(deadline) {
 			return "", i, fmt.Errorf("nodeproc: %s: no expected line within %v", p.Name, timeout)
