@@ -204,6 +204,20 @@ func (v View) Up() []Member {
 	return out
 }
 
+// LowestUp returns the id of the Up member of v with the lowest id ("" if
+// none is Up): one member chosen alike by every member that shares the
+// view, for housekeeping one member should do (deleting a gone member's
+// records, say).
+func (v View) LowestUp() string {
+	lowest := ""
+	for _, m := range v.Members {
+		if m.Status == Up && (lowest == "" || m.ID < lowest) {
+			lowest = m.ID
+		}
+	}
+	return lowest
+}
+
 // Member returns the member of v with id, if v has it (in any status).
 func (v View) Member(id string) (Member, bool) {
 	for _, m := range v.Members {

@@ -199,17 +199,7 @@ func (ps *PubSub) stillSubscribed(topic, e string) bool {
 // lowest-id Up one (publishes skip members that are not Up anyway; this
 // keeps the interest from growing with every member that ever came).
 func (ps *PubSub) forget(gone string) {
-	up := ps.ms.View().Up()
-	if len(up) == 0 {
-		return
-	}
-	lowest := up[0].ID
-	for _, m := range up {
-		if m.ID < lowest {
-			lowest = m.ID
-		}
-	}
-	if lowest != ps.self {
+	if ps.ms.View().LowestUp() != ps.self {
 		return
 	}
 	if err := ps.interest.Forget(gone); err != nil {

@@ -490,17 +490,7 @@ func (r *Registry) refreshUp() {
 // cleanup deletes the records of a member that left or was removed: the
 // lowest-id Up member does it, so that they do not linger in the store.
 func (r *Registry) cleanup(gone string) {
-	up := r.ms.View().Up()
-	if len(up) == 0 {
-		return
-	}
-	lowest := up[0].ID
-	for _, m := range up {
-		if m.ID < lowest {
-			lowest = m.ID
-		}
-	}
-	if lowest != r.self {
+	if r.ms.View().LowestUp() != r.self {
 		return
 	}
 	for _, name := range r.store.Services() {
