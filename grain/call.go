@@ -335,6 +335,10 @@ func (h *Host) answer(r *protos.GrainFrame, k *kindState, id, from string) (any,
 		return nil, retry("member " + from + " is stopping")
 	case protos.GrainFrame_CRASHED:
 		return nil, fmt.Errorf("%w: %s/%s on %s: %s", ErrActivationCrashed, k.def.Name, id, from, r.Error)
+	case protos.GrainFrame_TIMED_OUT:
+		// The caller's deadline, sent with the request, passed on the
+		// receiver while the activation held it.
+		return nil, fmt.Errorf("%w: %w: %s/%s on %s: %w (%s)", ErrTimeout, ErrOutcomeUnknown, k.def.Name, id, from, context.DeadlineExceeded, r.Error)
 	case protos.GrainFrame_STALE:
 		return nil, retry(fmt.Sprintf("%s/%s: member %s has another view", k.def.Name, id, from))
 	}

@@ -136,7 +136,7 @@ func errFrame(err error) *protos.GrainFrame {
 	case errors.Is(err, ErrOutcomeUnknown):
 		// The request was handed to the activation and its deadline
 		// passed: the caller's deadline has passed too.
-		r.Status = protos.GrainFrame_ERROR
+		r.Status = protos.GrainFrame_TIMED_OUT
 	case errors.Is(err, ErrNoMemberForKind), isRetry(err), errors.Is(err, context.DeadlineExceeded):
 		r.Status = protos.GrainFrame_WRONG_MEMBER
 	default:

@@ -51,6 +51,10 @@ func Start(t testing.TB, n int, o Options) *Cluster {
 		co.Secret = "clustertest-secret"
 	}
 	c.Cluster = clustertest.Start(t, n, co)
+	// Membership views agree now; each grain host applies membership
+	// events on its own goroutine, so wait until the hosts have too (a call
+	// made in between is placed on a smaller view).
+	c.WaitViews(t, n, 10*time.Second)
 	return c
 }
 

@@ -127,6 +127,9 @@ const (
 	GrainFrame_STALE GrainFrame_Status = 11
 	// CRASHED: the handler panicked on the request; the activation ended.
 	GrainFrame_CRASHED GrainFrame_Status = 12
+	// TIMED_OUT: the request was handed to the activation and the deadline
+	// the caller sent passed first: the outcome is unknown.
+	GrainFrame_TIMED_OUT GrainFrame_Status = 13
 )
 
 // Enum value maps for GrainFrame_Status.
@@ -145,6 +148,7 @@ var (
 		10: "STOPPING",
 		11: "STALE",
 		12: "CRASHED",
+		13: "TIMED_OUT",
 	}
 	GrainFrame_Status_value = map[string]int32{
 		"OK":                0,
@@ -160,6 +164,7 @@ var (
 		"STOPPING":          10,
 		"STALE":             11,
 		"CRASHED":           12,
+		"TIMED_OUT":         13,
 	}
 )
 
@@ -366,7 +371,7 @@ var File_foundation_grain_proto protoreflect.FileDescriptor
 const file_foundation_grain_proto_rawDesc = "" +
 	"\n" +
 	"\x16foundation_grain.proto\x12\n" +
-	"foundation\"\xea\x06\n" +
+	"foundation\"\xf9\x06\n" +
 	"\n" +
 	"GrainFrame\x12/\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1b.foundation.GrainFrame.TypeR\x04type\x12\x0e\n" +
@@ -397,7 +402,7 @@ const file_foundation_grain_proto_rawDesc = "" +
 	"\n" +
 	"\x06LOCATE\x10\x06\x12\f\n" +
 	"\bACTIVATE\x10\a\x12\x0f\n" +
-	"\vDEACTIVATED\x10\b\"\x04\b\x01\x10\x01\"\xc0\x01\n" +
+	"\vDEACTIVATED\x10\b\"\x04\b\x01\x10\x01\"\xcf\x01\n" +
 	"\x06Status\x12\x06\n" +
 	"\x02OK\x10\x00\x12\t\n" +
 	"\x05ERROR\x10\x01\x12\x10\n" +
@@ -412,7 +417,8 @@ const file_foundation_grain_proto_rawDesc = "" +
 	"\bSTOPPING\x10\n" +
 	"\x12\t\n" +
 	"\x05STALE\x10\v\x12\v\n" +
-	"\aCRASHED\x10\fJ\x04\b\f\x10\rJ\x04\b\r\x10\x0eR\aclusterR\x04authB5Z3github.com/foundation-go/foundation/internal/protosb\x06proto3"
+	"\aCRASHED\x10\f\x12\r\n" +
+	"\tTIMED_OUT\x10\rJ\x04\b\f\x10\rJ\x04\b\r\x10\x0eR\aclusterR\x04authB5Z3github.com/foundation-go/foundation/internal/protosb\x06proto3"
 
 var (
 	file_foundation_grain_proto_rawDescOnce sync.Once
