@@ -29,8 +29,22 @@ const (
 type configProblems []error
 
 func (p *configProblems) addf(key, format string, args ...any) {
-	*p = append(*p, fmt.Errorf("%w: %s: %s", ErrInvalidConfig, key, fmt.Sprintf(format, args...)))
+	*p = append(*p, &ConfigError{Key: key, Problem: fmt.Sprintf(format, args...)})
 }
+
+// ConfigError is one problem Validate found: the YAML key and what is wrong
+// with its value and what is allowed. It matches ErrInvalidConfig.
+type ConfigError struct {
+	Key     string
+	Problem string
+}
+
+func (e *ConfigError) Error() string {
+	return ErrInvalidConfig.Error() + ": " + e.Key + ": " + e.Problem
+}
+
+// Unwrap makes errors.Is(e, ErrInvalidConfig) hold.
+func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
 
 func (p *configProblems) positive(key string, d time.Duration) {
 	if d <= 0 {
