@@ -70,7 +70,9 @@ func TestReadinessFlagsEachBadConfiguration(t *testing.T) {
 		{"false suspicions", func(c *cluster.Config, _ *cluster.ReadinessOptions) { c.SuspicionMultiplier = 1 }, cluster.SeverityWarning, cluster.AreaTiming, "suspicion_multiplier", "live member declared failed"},
 		{"tight probe timeout", func(c *cluster.Config, _ *cluster.ReadinessOptions) { c.ProbeTimeout = 20 * time.Millisecond }, cluster.SeverityWarning, cluster.AreaTiming, "probe_timeout", "no room"},
 		{"slow failover", func(c *cluster.Config, _ *cluster.ReadinessOptions) { c.SplitBrain.StableAfter = 20 * time.Second }, cluster.SeverityWarning, cluster.AreaTiming, "split_brain.stable_after", "wait about"},
-		{"resolver ahead of gossip", func(c *cluster.Config, _ *cluster.ReadinessOptions) { c.SplitBrain.StableAfter = 300 * time.Millisecond }, cluster.SeverityWarning, cluster.AreaTiming, "split_brain.stable_after", "two gossip rounds"},
+		{"resolver ahead of gossip", func(c *cluster.Config, _ *cluster.ReadinessOptions) {
+			c.SplitBrain.StableAfter = 300 * time.Millisecond
+		}, cluster.SeverityWarning, cluster.AreaTiming, "split_brain.stable_after", "two gossip rounds"},
 		{"quorum of half", func(c *cluster.Config, o *cluster.ReadinessOptions) {
 			c.SplitBrain.Strategy, c.SplitBrain.QuorumSize, o.Members = cluster.SplitBrainStaticQuorum, 2, 4
 		}, cluster.SeverityError, cluster.AreaConfig, "split_brain.quorum_size", "both sides"},
