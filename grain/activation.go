@@ -44,7 +44,7 @@ func (x *activation) Init(p actor.Process) error {
 	ctx, cancel := context.WithCancel(x.h.ctx)
 	x.cancel = cancel
 	x.born = time.Now()
-	x.gctx = &Context{Context: ctx, kind: x.k.def.Name, identity: x.id, member: x.h.self,
+	x.gctx = &Context{Context: ctx, kind: x.k.def.Name, identity: x.id, member: x.h.self, host: x.h,
 		log: x.h.log.With(zap.String("kind", x.k.def.Name), zap.String("identity", x.id))}
 	x.g = x.k.def.New(x.id)
 	if x.g == nil {
@@ -70,6 +70,8 @@ func (x *activation) HandleCall(p actor.Process, req any) (any, error) {
 	}
 	defer func() { x.gctx.proc, x.gctx.Context = nil, base }()
 	if t, ok := req.(tell); ok { // a sticky kind's Tell, routed as a call
+		x.gctx.tell = true
+		defer func() { x.gctx.tell = false }()
 		_, err := x.g.Receive(x.gctx, t.msg)
 		return nil, err
 	}
@@ -83,8 +85,8 @@ func (x *activation) HandleCast(p actor.Process, msg any) {
 		x.h.markStopping(x.k, x.a)
 		p.Stop(actor.Normal)
 	case tell:
-		x.gctx.proc = p
-		defer func() { x.gctx.proc = nil }()
+		x.gctx.proc, x.gctx.tell = p, true
+		defer func() { x.gctx.proc, x.gctx.tell = nil, false }()
 		if _, err := x.g.Receive(x.gctx, m.msg); err != nil {
 			x.gctx.log.Warn("grain message failed", zap.Error(err))
 		}

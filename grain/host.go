@@ -192,6 +192,9 @@ func (h *Host) Start(context.Context) error {
 // Self is this member's id.
 func (h *Host) Self() string { return h.self }
 
+// System is the actor system the host's activations run in.
+func (h *Host) System() *actor.System { return h.sys }
+
 // Serving reports whether the host has started and is not stopping: its
 // grain streams are registered on the cluster port (readiness probes ask).
 func (h *Host) Serving() bool { return h.unsubSet.Load() && !h.closing.Load() }

@@ -40,6 +40,8 @@ type Context struct {
 	kind, identity, member string
 	log                    *zap.Logger
 	proc                   actor.Process // during a call: its headers
+	host                   *Host
+	tell                   bool // handling a Tell
 }
 
 // Header returns a header of the call being handled: one the caller
@@ -63,6 +65,14 @@ func (c *Context) Member() string { return c.member }
 
 // Logger logs with the grain's kind, identity and member.
 func (c *Context) Logger() *zap.Logger { return c.log }
+
+// Host is the grain host the activation runs in: a grain calls other
+// grains through it (Get[R](ctx.Host(), kind, id)).
+func (c *Context) Host() *Host { return c.host }
+
+// IsTell reports whether the message being handled came by Tell (its reply
+// is dropped) rather than Call.
+func (c *Context) IsTell() bool { return c.tell }
 
 // Placement chooses which member activates an identity.
 type Placement uint8

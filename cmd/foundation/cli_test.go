@@ -11,14 +11,11 @@ import (
 	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	"gopkg.in/yaml.v3"
 
@@ -26,7 +23,7 @@ import (
 	"github.com/foundation-go/foundation/cluster"
 	"github.com/foundation-go/foundation/cluster/clustertest"
 	"github.com/foundation-go/foundation/grain"
-	"github.com/foundation-go/foundation/internal/nodeproc"
+	"github.com/foundation-go/foundation/internal/nodetest"
 	"github.com/foundation-go/foundation/telemetry"
 )
 
@@ -98,55 +95,19 @@ type echo2 struct{}
 
 func (echo2) Receive(_ *grain.Context, msg any) (any, error) { return msg, nil }
 
-// cluster3 starts three members on 127.0.0.1 with a grain kind, the HTTP
-// listener on a free port, tracing on and the advisor off (its
-// recommendations depend on the machine's load).
+// cluster3 starts three members with a grain kind, tracing on and the
+// advisor off (its recommendations depend on the machine's load).
 func cluster3(t *testing.T) []*foundation.Node {
-	t.Helper()
-	ports, err := nodeproc.FreePorts(6)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var seeds []string
-	for _, p := range ports[3:] {
-		seeds = append(seeds, "127.0.0.1:"+strconv.Itoa(p))
-	}
-	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
-	var nodes []*foundation.Node
-	for i := 0; i < 3; i++ {
-		n, err := foundation.Start(context.Background(),
-			foundation.WithEnv(func(string) (string, bool) { return "", false }),
-			foundation.WithLogger(log),
+	return nodetest.Start(t, 3, func(int) []foundation.Option {
+		return []foundation.Option{
 			foundation.WithGrains(grain.Kind{Name: "echo", New: func(string) grain.Grain { return echo2{} }}),
 			foundation.WithConfig(func(c *cluster.Config) {
 				c.Name = "cli-test"
-				c.Provider = cluster.ProviderStatic
-				c.Seeds = seeds
-				c.Port, c.ClusterPort = ports[i], ports[3+i]
-				c.Secret = "cli-test-secret-0123456789"
-				c.Telemetry.Address = "127.0.0.1:0"
 				c.Telemetry.Advisor = cluster.TelemetryOff
 				c.Telemetry.ExpectedMembers = 3
-			}))
-		if err != nil {
-			t.Fatalf("node %d: %v", i, err)
+			}),
 		}
-		nodes = append(nodes, n)
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = n.Stop(ctx)
-		})
-	}
-	clustertest.Eventually(t, func() bool {
-		for _, n := range nodes {
-			if v := n.Membership.View(); len(v.Members) != 3 || n.Grains.ViewSize() != 3 {
-				return false
-			}
-		}
-		return true
-	}, 15*time.Second, "three members see each other")
-	return nodes
+	})
 }
 
 func TestCLIAgainstARunningCluster(t *testing.T) {
