@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -113,6 +114,44 @@ func Translate(pc *pacluster.Config) (Translation, error) {
 		}
 	}
 	return t, nil
+}
+
+// Apply sets on c every field the translation carries (those Translate
+// sets), leaving the others as they are: the way to use it is
+// foundation.WithConfig(t.Apply).
+func (t Translation) Apply(c *cluster.Config) {
+	tc := t.Config
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&c.Name, tc.Name)
+	set(&c.Host, tc.Host)
+	set(&c.AdvertiseAddress, tc.AdvertiseAddress)
+	set(&c.Provider, tc.Provider)
+	set(&c.Consul.Address, tc.Consul.Address)
+	set(&c.Consul.Service, tc.Consul.Service)
+	set(&c.Kubernetes.Namespace, tc.Kubernetes.Namespace)
+	set(&c.Kubernetes.LabelSelector, tc.Kubernetes.LabelSelector)
+	set(&c.Etcd.Prefix, tc.Etcd.Prefix)
+	if tc.Port != 0 {
+		c.Port = tc.Port
+	}
+	if tc.ClusterPort != 0 {
+		c.ClusterPort = tc.ClusterPort
+	}
+	if len(tc.Seeds) > 0 {
+		c.Seeds = append([]string(nil), tc.Seeds...)
+	}
+	if len(tc.Etcd.Endpoints) > 0 {
+		c.Etcd.Endpoints = append([]string(nil), tc.Etcd.Endpoints...)
+	}
+	for _, k := range tc.Kinds {
+		if !slices.Contains(c.Kinds, k) {
+			c.Kinds = append(c.Kinds, k)
+		}
+	}
 }
 
 func translateProvider(pc *pacluster.Config, t *Translation) error {

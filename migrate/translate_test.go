@@ -75,11 +75,8 @@ func TestATranslatedProtoActorConfigurationFormsTheSameCluster(t *testing.T) {
 			foundation.WithEnv(func(string) (string, bool) { return "", false }),
 			foundation.WithLogger(log),
 			foundation.WithGrains(tr.Kinds...),
-			foundation.WithConfig(func(c *cluster.Config) {
-				tc := tr.Config
-				c.Name, c.Provider, c.Seeds, c.Host, c.Port, c.ClusterPort = tc.Name, tc.Provider, tc.Seeds, tc.Host, tc.Port, tc.ClusterPort
-				c.Telemetry.Address = "127.0.0.1:0"
-			}))
+			foundation.WithConfig(tr.Apply),
+			foundation.WithConfig(func(c *cluster.Config) { c.Telemetry.Address = "127.0.0.1:0" }))
 		if err != nil {
 			t.Fatalf("member %d: %v", i, err)
 		}
@@ -124,10 +121,10 @@ func TestTranslateProviders(t *testing.T) {
 		t.Fatalf("consul: %+v", c)
 	}
 
-	ep, err := paetcd.NewWithConfig("/protoactor", clientv3.Config{Endpoints: []string{"10.0.0.7:2379", "10.0.0.8:2379"}, DialTimeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The etcd provider as NewWithConfig("/protoactor", Config{Endpoints:
+	// ...}) makes it, without the connection (whose gRPC goroutines would
+	// outlive the test).
+	ep := etcdProvider(t, "/protoactor", "10.0.0.7:2379", "10.0.0.8:2379")
 	tr, err = migrate.Translate(pacluster.Configure("shop", ep, nil, remote.Configure("127.0.0.1", 0)))
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +132,6 @@ func TestTranslateProviders(t *testing.T) {
 	if c := tr.Config; c.Provider != cluster.ProviderEtcd || c.Etcd.Prefix != "/protoactor/" || !slices.Equal(c.Etcd.Endpoints, []string{"10.0.0.7:2379", "10.0.0.8:2379"}) {
 		t.Fatalf("etcd: %+v", c.Etcd)
 	}
-	closeEtcd(t, ep)
 
 	if _, err := migrate.Translate(nil); !errors.Is(err, migrate.ErrCannotTranslate) {
 		t.Fatalf("nil: %v", err)
@@ -145,13 +141,22 @@ func TestTranslateProviders(t *testing.T) {
 	}
 }
 
-// closeEtcd closes the etcd client the proto.actor provider made: it is
-// unexported, and the provider's Shutdown needs a started cluster.
-func closeEtcd(t *testing.T, p *paetcd.Provider) {
+// etcdProvider is the provider paetcd.NewWithConfig(baseKey,
+// clientv3.Config{Endpoints: endpoints}) returns, with a client that has
+// no connection.
+func etcdProvider(t *testing.T, baseKey string, endpoints ...string) *paetcd.Provider {
 	t.Helper()
-	f := reflect.ValueOf(p).Elem().FieldByName("client")
-	c := reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem().Interface().(*clientv3.Client)
-	if err := c.Close(); err != nil {
-		t.Log(err)
-	}
+	c := clientv3.NewCtxClient(context.Background())
+	field(reflect.ValueOf(c).Elem(), "cfg").FieldByName("Endpoints").Set(reflect.ValueOf(endpoints))
+	p := &paetcd.Provider{}
+	v := reflect.ValueOf(p).Elem()
+	field(v, "client").Set(reflect.ValueOf(c))
+	field(v, "baseKey").SetString(baseKey)
+	return p
+}
+
+// field makes an unexported field settable.
+func field(v reflect.Value, name string) reflect.Value {
+	f := v.FieldByName(name)
+	return reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem()
 }
