@@ -82,6 +82,15 @@ type startOptions struct {
 	svcCfg    func(*service.Config)
 	k8s       kubernetes.Interface
 	telCfg    []func(*telemetry.Config)
+	protocol  int
+}
+
+// WithProtocolVersion makes the member announce wire protocol version v
+// instead of cluster.ProtocolVersion. Members admit peers at most one
+// version apart; this exists to rehearse a rolling upgrade across a
+// protocol change (examples/node -protocol-version), not for production.
+func WithProtocolVersion(v int) Option {
+	return optionFunc(func(o *startOptions) { o.protocol = v })
 }
 
 // WithTelemetry adjusts the telemetry's configuration after it was derived
@@ -458,7 +467,7 @@ func (n *Node) stopMessaging(ctx context.Context) error {
 // membershipConfig derives the membership's configuration: the cluster
 // port, what to advertise, SWIM's timings and the split-brain resolver.
 func (n *Node) membershipConfig(cfg cluster.Config, address, advertise string, mtls *tls.Config, o startOptions) (cluster.MembershipConfig, error) {
-	self := cluster.Member{Address: address, Kinds: slices.Clone(cfg.Kinds), Labels: maps.Clone(cfg.Labels), Version: Version}
+	self := cluster.Member{Address: address, Kinds: slices.Clone(cfg.Kinds), Labels: maps.Clone(cfg.Labels), Version: Version, Protocol: o.protocol}
 	for _, k := range o.kinds {
 		if k.New != nil && !slices.Contains(self.Kinds, k.Name) {
 			self.Kinds = append(self.Kinds, k.Name)

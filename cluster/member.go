@@ -24,10 +24,29 @@ type Member struct {
 	Labels map[string]string
 	// Version is the member's Foundation version.
 	Version string
+	// Protocol is the wire protocol version the member speaks: 0 in
+	// MembershipConfig.Self means ProtocolVersion. Members admit peers at
+	// most one version apart (ProtocolCompatible), so that a cluster
+	// upgraded one member at a time keeps working.
+	Protocol int
 	// Started is when the member's run began (by its own clock).
 	Started time.Time
 	// Status is Up or Unreachable.
 	Status Status
+}
+
+// ProtocolVersion is the wire protocol version of this Foundation: the
+// membership metadata, the cluster-port streams and every frame of the
+// layers above. It changes when a change to any of them would confuse a
+// member of the previous version; such a change keeps understanding the
+// previous version's messages, so that a rolling upgrade crosses it.
+const ProtocolVersion = 1
+
+// ProtocolCompatible reports whether members speaking protocol versions a
+// and b admit each other: at most one version apart (0 counts as 1).
+func ProtocolCompatible(a, b int) bool {
+	a, b = max(a, 1), max(b, 1)
+	return a-b <= 1 && b-a <= 1
 }
 
 func (m Member) clone() Member {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log"
 	"maps"
+	"math"
 	"net"
 	"net/netip"
 	"slices"
@@ -112,6 +113,9 @@ func (cfg MembershipConfig) Validate() error {
 	if cfg.ProbeInterval < time.Millisecond {
 		bad("ProbeInterval", "%v must be >= 1ms", cfg.ProbeInterval)
 	}
+	if cfg.Self.Protocol < 0 || cfg.Self.Protocol > math.MaxInt32 {
+		bad("Self.Protocol", "%d must be 0 (ProtocolVersion) .. %d", cfg.Self.Protocol, math.MaxInt32)
+	}
 	if cfg.ProbeTimeout <= 0 || cfg.ProbeTimeout >= cfg.ProbeInterval {
 		bad("ProbeTimeout", "%v must be > 0 and below ProbeInterval (%v)", cfg.ProbeTimeout, cfg.ProbeInterval)
 	}
@@ -156,9 +160,10 @@ type Membership struct {
 
 	mu         sync.Mutex
 	vs         *viewState
-	candidates []string        // provider addresses, as given
-	resolved   []string        // candidates resolved, without self
-	leaving    map[string]bool // peers that announced a graceful leave
+	refused    map[string]time.Time // nodes of another protocol version: last logged
+	candidates []string             // provider addresses, as given
+	resolved   []string             // candidates resolved, without self
+	leaving    map[string]bool      // peers that announced a graceful leave
 	targets    map[string]*joinTarget
 	verifying  map[string]bool
 	subs       map[int]chan MemberEvent
@@ -220,6 +225,9 @@ func NewMembership(cfg MembershipConfig, p provider.Provider) (*Membership, erro
 	if cfg.Self.Started.IsZero() {
 		cfg.Self.Started = cfg.Now()
 	}
+	if cfg.Self.Protocol == 0 {
+		cfg.Self.Protocol = ProtocolVersion
+	}
 	if cfg.SplitBrain.Strategy == "" {
 		cfg.SplitBrain.Strategy = KeepMajority
 	}
@@ -235,6 +243,7 @@ func NewMembership(cfg MembershipConfig, p provider.Provider) (*Membership, erro
 		leaving:   make(map[string]bool),
 		targets:   make(map[string]*joinTarget),
 		verifying: make(map[string]bool),
+		refused:   make(map[string]time.Time),
 		subs:      make(map[int]chan MemberEvent),
 		changed:   make(chan struct{}),
 		quit:      make(chan struct{}),
@@ -750,13 +759,18 @@ func (m *Membership) setMeta(leaving bool) error {
 func encodeMeta(cluster string, self Member, leaving bool) ([]byte, error) {
 	return proto.MarshalOptions{Deterministic: true}.Marshal(&protos.MemberMeta{
 		Address: self.Address, Cluster: cluster, Kinds: self.Kinds, Version: self.Version,
-		Labels: self.Labels, StartedUnixNano: self.Started.UnixNano(), Leaving: leaving,
+		Labels: self.Labels, StartedUnixNano: self.Started.UnixNano(), Leaving: leaving, Protocol: uint32(max(self.Protocol, 0)),
 	})
 }
 
-// decodeNode turns a SWIM node into a Member. It checks the cluster name
-// and the addresses, and never panics on malformed metadata.
-func decodeNode(cluster string, n *memberlist.Node) (Member, bool, error) {
+// errIncompatible: a node speaks a protocol version too far from this
+// member's.
+var errIncompatible = errors.New("incompatible protocol version")
+
+// decodeNode turns a SWIM node into a Member. It checks the cluster name,
+// the protocol version against protocol (this member's) and the
+// addresses, and never panics on malformed metadata.
+func decodeNode(cluster string, protocol int, n *memberlist.Node) (Member, bool, error) {
 	if n == nil || n.Name == "" {
 		return Member{}, false, errors.New("a node without a name")
 	}
@@ -770,6 +784,10 @@ func decodeNode(cluster string, n *memberlist.Node) (Member, bool, error) {
 	if meta.Cluster != cluster {
 		return Member{}, false, fmt.Errorf("node %s is a member of cluster %q", n.Name, meta.Cluster)
 	}
+	if meta.Protocol > math.MaxInt32 || !ProtocolCompatible(protocol, int(meta.Protocol)) {
+		return Member{}, false, fmt.Errorf("%w: node %s speaks protocol version %d, this member %d: members more than one version apart cannot form a cluster (upgrade one version at a time)",
+			errIncompatible, n.Name, max(meta.Protocol, 1), max(protocol, 1))
+	}
 	ip, ok := netip.AddrFromSlice(n.Addr)
 	if !ok {
 		return Member{}, false, fmt.Errorf("node %s: bad address", n.Name)
@@ -781,6 +799,7 @@ func decodeNode(cluster string, n *memberlist.Node) (Member, bool, error) {
 		Kinds:          slices.Clone(meta.Kinds),
 		Labels:         maps.Clone(meta.Labels),
 		Version:        meta.Version,
+		Protocol:       int(max(meta.Protocol, 1)),
 		Started:        time.Unix(0, meta.StartedUnixNano),
 	}, meta.Leaving, nil
 }
@@ -1127,7 +1146,20 @@ func (d *swimDelegate) NotifyAlive(n *memberlist.Node) error {
 	if n.Name == m.self.ID {
 		return nil
 	}
-	mem, _, err := decodeNode(m.cfg.Cluster, n)
+	mem, _, err := decodeNode(m.cfg.Cluster, m.self.Protocol, n)
+	if errors.Is(err, errIncompatible) {
+		m.mu.Lock()
+		last, seen := m.refused[n.Name]
+		now := m.now()
+		if !seen || now.Sub(last) >= time.Minute {
+			if len(m.refused) > 1024 {
+				clear(m.refused)
+			}
+			m.refused[n.Name] = now
+			m.log.Warn("refused a member of another protocol version", zap.String("node", n.Name), zap.Error(err))
+		}
+		m.mu.Unlock()
+	}
 	if err != nil {
 		return err
 	}
@@ -1152,7 +1184,7 @@ func (d *swimDelegate) alive(n *memberlist.Node) {
 	if n.Name == m.self.ID {
 		return
 	}
-	mem, leaving, err := decodeNode(m.cfg.Cluster, n)
+	mem, leaving, err := decodeNode(m.cfg.Cluster, m.self.Protocol, n)
 	if err != nil {
 		m.log.Debug("membership: ignoring a node", zap.Error(err))
 		return

@@ -54,7 +54,7 @@ func FuzzDecodeNode(f *testing.F) {
 	f.Add("id", []byte{1, 2, 3}, uint16(1), []byte{0xff, 0x01})
 	f.Add("id", make([]byte, 16), uint16(7351), bytes.Repeat([]byte{0x0a}, 600))
 	f.Fuzz(func(t *testing.T, name string, ip []byte, port uint16, meta []byte) {
-		m, _, err := decodeNode("c", &memberlist.Node{Name: name, Addr: ip, Port: port, Meta: meta})
+		m, _, err := decodeNode("c", ProtocolVersion, &memberlist.Node{Name: name, Addr: ip, Port: port, Meta: meta})
 		if err == nil && (m.ID != name || name == "") {
 			t.Fatalf("accepted %+v from name %q", m, name)
 		}

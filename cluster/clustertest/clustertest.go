@@ -48,6 +48,9 @@ type Options struct {
 	// MembershipOnly starts members without an actor System (System is
 	// nil), for clusters of many members.
 	MembershipOnly bool
+	// Protocol gives member index's protocol version (nil or 0:
+	// cluster.ProtocolVersion), to test mixed-version clusters.
+	Protocol func(index int) int
 }
 
 // SeedFirst is an Options.Seeds that gives every member only the first
@@ -175,6 +178,9 @@ func (c *Cluster) add(remoting, clusterAddr string) (*Member, error) {
 		}
 	}
 	me := cluster.Member{Address: m.Address, Kinds: slices.Clone(o.Kinds), Labels: map[string]string{}}
+	if o.Protocol != nil {
+		me.Protocol = o.Protocol(m.Index)
+	}
 	if o.Layer != nil {
 		m.Layer = o.Layer(m.Index)
 		if err := m.Layer.Prepare(m, &me); err != nil {

@@ -63,6 +63,8 @@ func run() error {
 		driveKind  = flag.String("drive", "", "call a grain kind in a loop and print each call: singleton or counter")
 		driveEvery = flag.Duration("drive-interval", 20*time.Millisecond, "interval between driven calls")
 		driveIDs   = flag.Int("drive-ids", 10, "number of counter identities driven (c0, c1, ...)")
+		appVersion = flag.String("app-version", "", "this program's version, announced as the member label \"version\" (a rolling upgrade shows it)")
+		protocol   = flag.Int("protocol-version", 0, "announce this wire protocol version instead of Foundation's (rehearses an upgrade across a protocol change)")
 	)
 	flag.Parse()
 	switch {
@@ -74,6 +76,8 @@ func run() error {
 		return fmt.Errorf("-drive-interval %v: want > 0", *driveEvery)
 	case *driveIDs < 1:
 		return fmt.Errorf("-drive-ids %d: want >= 1", *driveIDs)
+	case *protocol < 0:
+		return fmt.Errorf("-protocol-version %d: want >= 0 (0: Foundation's)", *protocol)
 	}
 	out := &printer{}
 	opts := []foundation.Option{
@@ -108,7 +112,14 @@ func run() error {
 			if *kinds != "" {
 				c.Kinds = split(*kinds)
 			}
+			if *appVersion != "" {
+				if c.Labels == nil {
+					c.Labels = map[string]string{}
+				}
+				c.Labels["version"] = *appVersion
+			}
 		}),
+		foundation.WithProtocolVersion(*protocol),
 	}
 	if *configFile != "" {
 		opts = append(opts, foundation.WithConfigFile(*configFile))
@@ -125,7 +136,7 @@ func run() error {
 	events, cancel := node.Membership.Subscribe(256)
 	defer cancel()
 	self := node.Membership.Self()
-	out.linef("started id=%s address=%s cluster_address=%s", self.ID, self.Address, self.ClusterAddress)
+	out.linef("started id=%s address=%s cluster_address=%s version=%s protocol=%d", self.ID, self.Address, self.ClusterAddress, self.Labels["version"], self.Protocol)
 	out.linef("view members=%d", len(node.Membership.Members()))
 	var driver sync.WaitGroup
 	if *driveKind != "" {

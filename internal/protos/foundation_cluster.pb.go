@@ -86,7 +86,10 @@ type MemberMeta struct {
 	StartedUnixNano int64 `protobuf:"varint,6,opt,name=started_unix_nano,json=startedUnixNano,proto3" json:"started_unix_nano,omitempty"`
 	// Set just before a graceful leave: SWIM's "dead" that follows is a
 	// leave, not a failure.
-	Leaving       bool `protobuf:"varint,7,opt,name=leaving,proto3" json:"leaving,omitempty"`
+	Leaving bool `protobuf:"varint,7,opt,name=leaving,proto3" json:"leaving,omitempty"`
+	// The wire protocol version the member speaks (0: 1, from members that
+	// predate the field). Members admit peers at most one version apart.
+	Protocol      uint32 `protobuf:"varint,8,opt,name=protocol,proto3" json:"protocol,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -168,6 +171,13 @@ func (x *MemberMeta) GetLeaving() bool {
 		return x.Leaving
 	}
 	return false
+}
+
+func (x *MemberMeta) GetProtocol() uint32 {
+	if x != nil {
+		return x.Protocol
+	}
+	return 0
 }
 
 // LeaveNotice is sent to every member, best effort, just before a graceful
@@ -419,7 +429,7 @@ var File_foundation_cluster_proto protoreflect.FileDescriptor
 
 const file_foundation_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\x18foundation_cluster.proto\x12\x12foundation.cluster\"\xb5\x02\n" +
+	"\x18foundation_cluster.proto\x12\x12foundation.cluster\"\xd1\x02\n" +
 	"\n" +
 	"MemberMeta\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x18\n" +
@@ -428,7 +438,8 @@ const file_foundation_cluster_proto_rawDesc = "" +
 	"\aversion\x18\x04 \x01(\tR\aversion\x12B\n" +
 	"\x06labels\x18\x05 \x03(\v2*.foundation.cluster.MemberMeta.LabelsEntryR\x06labels\x12*\n" +
 	"\x11started_unix_nano\x18\x06 \x01(\x03R\x0fstartedUnixNano\x12\x18\n" +
-	"\aleaving\x18\a \x01(\bR\aleaving\x1a9\n" +
+	"\aleaving\x18\a \x01(\bR\aleaving\x12\x1a\n" +
+	"\bprotocol\x18\b \x01(\rR\bprotocol\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x1d\n" +
