@@ -460,6 +460,52 @@ func (x *CRDTKeyDigest) GetDigest() uint64 {
 	return 0
 }
 
+// CRDTSnapshot is the full state of a set of keys (Replicator.Export):
+// what a backup stores.
+type CRDTSnapshot struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entries       []*CRDTEntry           `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CRDTSnapshot) Reset() {
+	*x = CRDTSnapshot{}
+	mi := &file_foundation_crdt_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CRDTSnapshot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CRDTSnapshot) ProtoMessage() {}
+
+func (x *CRDTSnapshot) ProtoReflect() protoreflect.Message {
+	mi := &file_foundation_crdt_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CRDTSnapshot.ProtoReflect.Descriptor instead.
+func (*CRDTSnapshot) Descriptor() ([]byte, []int) {
+	return file_foundation_crdt_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *CRDTSnapshot) GetEntries() []*CRDTEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
 var File_foundation_crdt_proto protoreflect.FileDescriptor
 
 const file_foundation_crdt_proto_rawDesc = "" +
@@ -509,7 +555,9 @@ const file_foundation_crdt_proto_rawDesc = "" +
 	"\aexpires\x18\x05 \x01(\x03R\aexpires\"9\n" +
 	"\rCRDTKeyDigest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x16\n" +
-	"\x06digest\x18\x02 \x01(\x06R\x06digestB5Z3github.com/foundation-go/foundation/internal/protosb\x06proto3"
+	"\x06digest\x18\x02 \x01(\x06R\x06digest\"D\n" +
+	"\fCRDTSnapshot\x124\n" +
+	"\aentries\x18\x01 \x03(\v2\x1a.foundation.crdt.CRDTEntryR\aentriesB5Z3github.com/foundation-go/foundation/internal/protosb\x06proto3"
 
 var (
 	file_foundation_crdt_proto_rawDescOnce sync.Once
@@ -524,24 +572,26 @@ func file_foundation_crdt_proto_rawDescGZIP() []byte {
 }
 
 var file_foundation_crdt_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_foundation_crdt_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_foundation_crdt_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_foundation_crdt_proto_goTypes = []any{
 	(CRDTFrame_Type)(0),   // 0: foundation.crdt.CRDTFrame.Type
 	(*CRDTFrame)(nil),     // 1: foundation.crdt.CRDTFrame
 	(*CRDTEntry)(nil),     // 2: foundation.crdt.CRDTEntry
 	(*CRDTPruning)(nil),   // 3: foundation.crdt.CRDTPruning
 	(*CRDTKeyDigest)(nil), // 4: foundation.crdt.CRDTKeyDigest
+	(*CRDTSnapshot)(nil),  // 5: foundation.crdt.CRDTSnapshot
 }
 var file_foundation_crdt_proto_depIdxs = []int32{
 	0, // 0: foundation.crdt.CRDTFrame.type:type_name -> foundation.crdt.CRDTFrame.Type
 	2, // 1: foundation.crdt.CRDTFrame.entries:type_name -> foundation.crdt.CRDTEntry
 	4, // 2: foundation.crdt.CRDTFrame.digests:type_name -> foundation.crdt.CRDTKeyDigest
 	3, // 3: foundation.crdt.CRDTEntry.pruning:type_name -> foundation.crdt.CRDTPruning
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	2, // 4: foundation.crdt.CRDTSnapshot.entries:type_name -> foundation.crdt.CRDTEntry
+	5, // [5:5] is the sub-list for method output_type
+	5, // [5:5] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_foundation_crdt_proto_init() }
@@ -555,7 +605,7 @@ func file_foundation_crdt_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_foundation_crdt_proto_rawDesc), len(file_foundation_crdt_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
