@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -204,6 +205,8 @@ type Node struct {
 	clients  sync.Map // service name -> *service.Client, for Send and Call
 	ownLog   bool
 	closers  []func() // released after the node stopped (a lease's client)
+
+	admin adminState // the administration endpoints' caches
 }
 
 func (n *Node) release() {
@@ -265,6 +268,12 @@ func Start(ctx context.Context, opts ...Option) (*Node, error) {
 	tcfg, err := telemetryConfig(cfg, o)
 	if err != nil {
 		return nil, err
+	}
+	if tcfg.Handlers == nil {
+		tcfg.Handlers = map[string]http.Handler{}
+	}
+	for pattern, h := range n.adminHandlers(cfg.Secret) {
+		tcfg.Handlers[pattern] = h
 	}
 	if n.Telemetry, err = telemetry.New(tcfg); err != nil {
 		return nil, err

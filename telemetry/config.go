@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -121,6 +122,9 @@ type Config struct {
 	// /healthz, /readyz, /health, /debug/..., /dashboard); port 0 picks a
 	// free port (Telemetry.Address tells which). "": no listener.
 	Address string
+	// Handlers are more routes of the HTTP listener, by ServeMux pattern
+	// ("POST /admin/restore"): the node's administration endpoints.
+	Handlers map[string]http.Handler
 	// Metrics collects OpenTelemetry metrics and serves them for
 	// Prometheus on /metrics. Default false.
 	Metrics bool

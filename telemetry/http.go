@@ -51,6 +51,9 @@ func (t *Telemetry) listen(addr string) (*httpServer, error) {
 	mux.HandleFunc("POST /debug/mode", hs.setMode)
 	mux.HandleFunc("GET /dashboard", hs.dashboard)
 	mux.HandleFunc("GET /dashboard/events", hs.stream)
+	for pattern, h := range t.cfg.Handlers {
+		mux.Handle(pattern, h)
+	}
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/dashboard", http.StatusFound)
 	})

@@ -81,7 +81,7 @@ func (c *cli) command() *cobra.Command {
 	pf.StringVar(&c.addr, "addr", "", "a member's HTTP listener, host:port (default $FOUNDATION_ADDR, else "+defaultAddr+")")
 	pf.StringVarP(&c.output, "output", "o", "table", "output: table or json")
 	pf.DurationVar(&c.timeout, "timeout", 10*time.Second, "how long to wait for the member")
-	root.AddCommand(c.membersCmd(), c.healthCmd(), c.tracesCmd(), c.traceCmd(), c.inspectCmd(), c.checkCmd())
+	root.AddCommand(c.membersCmd(), c.healthCmd(), c.tracesCmd(), c.traceCmd(), c.inspectCmd(), c.checkCmd(), c.backupCmd(), c.restoreCmd())
 	return root
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/foundation-go/foundation"
 	"github.com/foundation-go/foundation/cluster"
 	"github.com/foundation-go/foundation/cluster/clustertest"
+	"github.com/foundation-go/foundation/crdt"
 	"github.com/foundation-go/foundation/grain"
 	"github.com/foundation-go/foundation/internal/nodetest"
 	"github.com/foundation-go/foundation/telemetry"
@@ -319,5 +320,64 @@ func TestCheckFailsABadConfiguration(t *testing.T) {
 	code, out, errOut := cliRun(t, deploymentEnv(t), "check", "--members", "3", "--throughput", "1e12", "--bench-time", "100ms")
 	if code != 1 || !strings.Contains(out, "capacity") || !strings.Contains(out, "run at least") {
 		t.Fatalf("impossible throughput: exit %d %s\n%s", code, errOut, out)
+	}
+}
+
+func TestCLIBackupAndRestore(t *testing.T) {
+	src := cluster3(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	key := crdt.GCounterKey("app/visits")
+	if err := crdt.Update(ctx, src[1].Replicator, key, crdt.All, func(g *crdt.GCounter, op crdt.Op) { g.Increment(op.Replica, 42) }); err != nil {
+		t.Fatal(err)
+	}
+	const secret = "nodetest-secret-0123456789"
+	env := map[string]string{"FOUNDATION_ADDR": src[0].Telemetry.Address(), "FOUNDATION_SECRET": secret}
+	file := filepath.Join(t.TempDir(), "cluster.fbk")
+
+	if code, _, errOut := cliRun(t, map[string]string{"FOUNDATION_ADDR": env["FOUNDATION_ADDR"]}, "backup", "-f", file); code != 2 || !strings.Contains(errOut, "secret is needed") {
+		t.Fatalf("backup without the secret: exit %d %s", code, errOut)
+	}
+	if code, _, errOut := cliRun(t, env, "backup", "-f", file, "--secret", "wrong-secret-0123456789"); code != 2 || !strings.Contains(errOut, "401") {
+		t.Fatalf("backup with a wrong secret: exit %d %s", code, errOut)
+	}
+	if _, err := os.Stat(file); !os.IsNotExist(err) {
+		t.Fatalf("a refused backup left a file: %v", err)
+	}
+	code, out, errOut := cliRun(t, env, "backup", "-f", file, "-o", "json")
+	if code != 0 || !strings.Contains(errOut, "backup of cluster cli-test written to") {
+		t.Fatalf("backup: exit %d %s", code, errOut)
+	}
+	var info foundation.BackupInfo
+	if err := json.Unmarshal([]byte(out), &info); err != nil || info.Cluster != "cli-test" || info.Keys == 0 {
+		t.Fatalf("backup -o json: %v %+v", err, info)
+	}
+
+	dst := nodetest.Start(t, 1, func(int) []foundation.Option {
+		return []foundation.Option{foundation.WithConfig(func(c *cluster.Config) { c.Name = "cli-test" })}
+	})
+	denv := map[string]string{"FOUNDATION_ADDR": dst[0].Telemetry.Address(), "FOUNDATION_SECRET": secret}
+	// A damaged file is refused here, before it is sent.
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.fbk")
+	if err := os.WriteFile(bad, data[:len(data)-1], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := cliRun(t, denv, "restore", "-f", bad); code != 1 || !strings.Contains(errOut, "corrupt") {
+		t.Fatalf("restore of a truncated file: exit %d %s", code, errOut)
+	}
+	if n := dst[0].Replicator.Keys("app/*"); len(n) != 0 {
+		t.Fatalf("a refused restore changed state: %v", n)
+	}
+	code, _, errOut = cliRun(t, denv, "restore", "-f", file)
+	if code != 0 || !strings.Contains(errOut, "restored the backup of cluster cli-test") {
+		t.Fatalf("restore: exit %d %s", code, errOut)
+	}
+	g, err := crdt.Get(ctx, dst[0].Replicator, key, crdt.Local)
+	if err != nil || g.Value() != 42 {
+		t.Fatalf("restored counter: %v %v", g, err)
 	}
 }

@@ -68,7 +68,7 @@ func TestRollingUpgrade(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitCalls(0, 20) // calls flow before the upgrade
+	waitCalls(0, 20)                   // calls flow before the upgrade
 	for _, i := range []int{2, 1, 0} { // the oldest last: the singleton moves once
 		mark := len(driver.Lines())
 		if err := procs[i].Terminate(); err != nil {
