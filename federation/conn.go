@@ -327,7 +327,7 @@ func serverHandshake(nc net.Conn, self string, secret func(cluster string) (stri
 	}
 	p, err := readFields(nc, 1)
 	if err != nil {
-		return from, fmt.Errorf("no proof: %v", err)
+		return from, fmt.Errorf("no proof (the dialler does not share the link secret): %v", err)
 	}
 	if !hmac.Equal(p[0], linkMAC(sec, "client", from, to, nonceC, nonceS)) {
 		_, _ = nc.Write([]byte{0})

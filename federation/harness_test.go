@@ -109,6 +109,7 @@ type fed struct {
 	gwAddrs  map[string][]string
 	Net      *clustertest.Network
 	logs     *observer.ObservedLogs
+	ca       *fedtest.CA
 	mu       sync.Mutex
 }
 
@@ -143,7 +144,7 @@ func startFed(t *testing.T, topo Topology, o fedOptions) *fed {
 	}
 	core, logs := observer.New(zapcore.InfoLevel)
 	f := &fed{t: t, topo: topo, clusters: map[string]*clustertest.Cluster{}, layers: map[string][]*layer{},
-		gwAddrs: map[string][]string{}, Net: clustertest.NewNetwork(), logs: logs}
+		gwAddrs: map[string][]string{}, Net: clustertest.NewNetwork(), logs: logs, ca: ca}
 	for _, c := range topo.Clusters {
 		for range 2 {
 			f.gwAddrs[c] = append(f.gwAddrs[c], fmt.Sprintf("127.0.0.1:%d", clustertest.FreePort(t)))
