@@ -766,7 +766,7 @@ func decodeResult(rep *reply, clusterName, svc string) (proto.Message, error) {
 	default:
 		sentinel = ErrRemote
 	}
-	return nil, fmt.Errorf("federation: %s/%s: %w: %s", clusterName, svc, sentinel, rep.text)
+	return nil, fmt.Errorf("%w: %s/%s: %s", sentinel, clusterName, svc, rep.text)
 }
 
 // CallInCluster calls service svc in cluster clusterName with msg and
