@@ -11,6 +11,7 @@ import (
 	"github.com/foundation-go/foundation"
 	"github.com/foundation-go/foundation/actor"
 	"github.com/foundation-go/foundation/cluster"
+	"github.com/foundation-go/foundation/cluster/clustertest"
 	"github.com/foundation-go/foundation/federation"
 	"github.com/foundation-go/foundation/federation/fedtest"
 	"github.com/foundation-go/foundation/internal/nodeproc"
@@ -34,6 +35,9 @@ func (e fedEcho) HandleCall(_ actor.Process, req any) (any, error) {
 // benchFed is a federation of foundation nodes: per cluster, nodes 0 and
 // 1 are gateways, the others workers.
 type benchFed struct {
+	// net carries the links, so that a cluster's gateways can be cut off.
+	net   *clustertest.Network
+	gw    map[string][]string
 	nodes map[string][]*foundation.Node
 	feds  map[string][]*federation.Federation
 	stops map[string]func()
@@ -68,7 +72,7 @@ func startBenchFed(topo federation.Topology, members int, priority map[string]in
 		}
 		gw[c] = staticSeeds(ports)
 	}
-	b := &benchFed{nodes: map[string][]*foundation.Node{}, feds: map[string][]*federation.Federation{}, stops: map[string]func(){}}
+	b := &benchFed{net: clustertest.NewNetwork(), gw: gw, nodes: map[string][]*foundation.Node{}, feds: map[string][]*federation.Federation{}, stops: map[string]func(){}}
 	for _, name := range topo.Clusters {
 		ports, err := nodeproc.FreePorts(members)
 		if err != nil {
@@ -106,7 +110,9 @@ func startBenchFed(topo federation.Topology, members int, priority map[string]in
 		for i, n := range nodes {
 			cfg := federation.Config{Cluster: name, Topology: topo, Gateway: i < 2, Remotes: remotes, Exports: []string{"echo"}}
 			if i < 2 {
-				cfg.Listen, cfg.TLS = gw[name][i], tlsCfg
+				addr := gw[name][i]
+				cfg.Listen, cfg.TLS = addr, tlsCfg
+				cfg.Dial = b.net.Dialer(func() string { return addr })
 			}
 			f, err := federation.New(n.System, n.Membership, n.Services, cfg)
 			if err == nil {
@@ -204,8 +210,11 @@ func runFederation(out *report) error {
 //   - cross from a worker: web node 2 (not a gateway) calls processing's
 //     service: to its gateway, over the link, served there;
 //   - fallback: the global call from web's worker goes to processing
-//     (priority 0); processing is killed (links closed as by a crash, then
-//     its nodes stopped); time until a global call returns from ai.
+//     (priority 0); processing's gateways are cut off from the others'
+//     (the links fall silent: DownAfter x HeartbeatInterval = 300ms to
+//     notice), then, healed, killed (its links close as a crashed
+//     process's do); each time until a global call (1 s deadline each,
+//     back to back) returns from ai.
 func meshFigures(out *report) error {
 	topo := federation.Topology{Kind: federation.Mesh, Clusters: []string{"web", "processing", "ai"}}
 	b, err := startBenchFed(topo, 3, map[string]int{"processing": 0, "ai": 1})
@@ -266,19 +275,49 @@ func meshFigures(out *report) error {
 	if got, err := global(); err != nil || !strings.HasPrefix(got, "processing:") {
 		return fmt.Errorf("the global call before the kill: %q, %v; want processing's answer", got, err)
 	}
-	t0 := time.Now()
-	for _, f := range b.feds["processing"] {
-		_ = f.Stop(context.Background()) // a crash: every link closes
-	}
-	var fell time.Duration
-	for time.Since(t0) < 10*time.Second {
-		if got, err := global(); err == nil && strings.HasPrefix(got, "ai:") {
-			fell = time.Since(t0)
-			break
+	// A partition first: processing's gateways cut from the others' (no
+	// RST: the links fall silent), until the global call returns from ai.
+	fallback := func(cause func()) (time.Duration, error) {
+		t0 := time.Now()
+		cause()
+		for time.Since(t0) < 10*time.Second {
+			if got, err := global(); err == nil && strings.HasPrefix(got, "ai:") {
+				return time.Since(t0), nil
+			}
 		}
+		return 0, fmt.Errorf("the global call did not fall back within 10s")
 	}
-	if fell == 0 {
-		return fmt.Errorf("the global call did not fall back within 10s")
+	cut, err := fallback(func() {
+		for o, addrs := range b.gw {
+			if o == "processing" {
+				continue
+			}
+			for _, a := range b.gw["processing"] {
+				for _, x := range addrs {
+					b.net.Partition(a, x)
+				}
+			}
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("partition: %w", err)
+	}
+	out.figure("cluster_partition_fallback_ms", float64(cut.Microseconds())/1000, "ms")
+	b.net.HealAll()
+	if err := waitFor(15*time.Second, func() bool {
+		got, err := global()
+		return err == nil && strings.HasPrefix(got, "processing:")
+	}); err != nil {
+		return fmt.Errorf("processing never came back after the partition healed: %w", err)
+	}
+	// Then the kill: processing's links close as a crashed process's do.
+	fell, err := fallback(func() {
+		for _, f := range b.feds["processing"] {
+			_ = f.Stop(context.Background())
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("kill: %w", err)
 	}
 	out.figure("cluster_fallback_ms", float64(fell.Microseconds())/1000, "ms")
 	b.stop("processing")

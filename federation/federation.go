@@ -619,6 +619,9 @@ func (f *Federation) deliver(ctx context.Context, r *request) *reply {
 		if !c.intra {
 			fw.hops++
 		}
+		if dl, ok := ctx.Deadline(); ok {
+			fw.timeout = uint64(max(time.Until(dl).Milliseconds(), 1)) // what is left here
+		}
 		rep, err := c.call(ctx, &fw)
 		switch {
 		case errors.Is(err, ErrUnreachable):

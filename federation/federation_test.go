@@ -115,7 +115,7 @@ func TestHierarchicalUpAndDown(t *testing.T) {
 func TestGlobalCallFallsBack(t *testing.T) {
 	for _, how := range []string{"kill", "partition"} {
 		t.Run(how, func(t *testing.T) {
-			f := startFed(t, mesh, fedOptions{priority: map[string]int{"processing": 0, "ai": 1}})
+			f := startFed(t, mesh, fedOptions{priority: map[string]int{"processing": 0, "ai": 1}, downAfter: 3})
 			f.serve("processing", "echo")
 			f.serve("ai", "echo")
 			f.waitReachable("web", "processing")

@@ -115,6 +115,10 @@ type fed struct {
 
 type fedOptions struct {
 	members  int // per cluster; default 3
+	// downAfter is Config.DownAfter: default 10 (1s at the 100ms
+	// heartbeat), generous for -race on a loaded machine; the fallback
+	// tests use the development profile's 3.
+	downAfter int
 	exports  []string
 	priority map[string]int
 	// secret overrides the per-link secret cluster c uses for its link
@@ -131,6 +135,9 @@ func startFed(t *testing.T, topo Topology, o fedOptions) *fed {
 	t.Helper()
 	if o.members == 0 {
 		o.members = 3
+	}
+	if o.downAfter == 0 {
+		o.downAfter = 10
 	}
 	if o.exports == nil {
 		o.exports = []string{"echo"}
@@ -166,7 +173,7 @@ func startFed(t *testing.T, topo Topology, o fedOptions) *fed {
 				l := &layer{gateway: i < 2}
 				l.cfg = func(m *clustertest.Member) Config {
 					cfg := Config{Cluster: name, Topology: topo, Gateway: l.gateway, Remotes: remotes,
-						Exports: o.exports, Logger: log, CallTimeout: 10 * time.Second}
+						Exports: o.exports, Logger: log, CallTimeout: 10 * time.Second, DownAfter: o.downAfter}
 					if l.gateway {
 						addr := f.gwAddrs[name][i]
 						cfg.Listen, cfg.TLS = addr, tlsCfg
