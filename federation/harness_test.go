@@ -114,13 +114,13 @@ type fed struct {
 }
 
 type fedOptions struct {
-	members  int // per cluster; default 3
+	members int // per cluster; default 3
 	// downAfter is Config.DownAfter: default 10 (1s at the 100ms
 	// heartbeat), generous for -race on a loaded machine; the fallback
 	// tests use the development profile's 3.
 	downAfter int
-	exports  []string
-	priority map[string]int
+	exports   []string
+	priority  map[string]int
 	// secret overrides the per-link secret cluster c uses for its link
 	// with cluster o.
 	secret func(c, o string) string
