@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 // conn is one multiplexed stream: a link between gateways of two clusters
@@ -202,8 +204,9 @@ func (c *conn) heartbeat() {
 			return
 		case <-t.C:
 			now := c.f.now()
-			if now.UnixNano()-c.lastSeen.Load() > int64(c.f.downAfter()) {
-				c.f.log.Info("federation: stream silent, closing it: " + c.peer)
+			if silent := time.Duration(now.UnixNano() - c.lastSeen.Load()); silent > c.f.downAfter() {
+				c.f.log.Warn("federation: stream silent, closing it", zap.String("peer", c.peer), zap.Bool("intra", c.intra),
+					zap.Duration("silent", silent))
 				c.close()
 				return
 			}

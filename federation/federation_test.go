@@ -48,7 +48,7 @@ func TestMeshCallAndGatewayLoss(t *testing.T) {
 	if _, err := CallInCluster[*wrapperspb.StringValue](ctx, w, "ai", "hidden", wrapperspb.String("x")); !errors.Is(err, ErrNotExported) {
 		t.Fatalf("unexported service: %v", err)
 	}
-	if _, err := call(ctx, w, "ai", "fail"); !errors.Is(err, ErrRemote) || !strings.Contains(err.Error(), "echo refuses") {
+	if _, err := callRetry(t, ctx, w, "ai", "fail"); !errors.Is(err, ErrRemote) || !strings.Contains(err.Error(), "echo refuses") {
 		t.Fatalf("handler error: %v", err)
 	}
 	if err := w.SendToCluster(ctx, "ai", "echo", wrapperspb.String("cast")); err != nil {
@@ -60,7 +60,7 @@ func TestMeshCallAndGatewayLoss(t *testing.T) {
 	f.clusters["web"].Kill(1)
 	clustertest.Eventually(t, func() bool { _, err := call(ctx, w, "ai", "after"); return err == nil }, 10*time.Second, "a call after the gateways' loss")
 	for i := range 20 {
-		if _, err := call(ctx, w, "ai", "after"); err != nil {
+		if _, err := callRetry(t, ctx, w, "ai", "after"); err != nil {
 			t.Fatalf("call %d after one gateway per cluster died: %v", i, err)
 		}
 	}
@@ -77,7 +77,7 @@ func TestHubSpokeThroughHub(t *testing.T) {
 	}
 	ctx := ctxT(t, 20*time.Second)
 	clustertest.Eventually(t, func() bool { _, err := call(ctx, f.worker("a"), "b", "x"); return err == nil }, 15*time.Second, "a spoke-to-spoke call")
-	got, err := call(ctx, f.worker("a"), "b", "via-hub")
+	got, err := callRetry(t, ctx, f.worker("a"), "b", "via-hub")
 	if err != nil || !strings.HasPrefix(got, "b:via-hub") {
 		t.Fatalf("spoke to spoke: %q, %v", got, err)
 	}

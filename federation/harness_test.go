@@ -2,6 +2,7 @@ package federation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -286,4 +287,17 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 func call(ctx context.Context, fd *Federation, c, s string) (string, error) {
 	r, err := CallInCluster[*wrapperspb.StringValue](ctx, fd, c, "echo", wrapperspb.String(s))
 	return r.GetValue(), err
+}
+
+// callRetry is call repeated (at most 3 times) while it fails with
+// ErrLinkLost: the echo is idempotent, and under -race on a loaded machine
+// a link can fall silent for a second; the test logs each retry.
+func callRetry(t *testing.T, ctx context.Context, fd *Federation, c, s string) (string, error) {
+	for i := 0; ; i++ {
+		got, err := call(ctx, fd, c, s)
+		if err == nil || !errors.Is(err, ErrLinkLost) || i == 2 {
+			return got, err
+		}
+		t.Logf("retrying after %v", err)
+	}
 }
