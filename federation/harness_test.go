@@ -189,6 +189,20 @@ func startFed(t *testing.T, topo Topology, o fedOptions) *fed {
 			}})
 		f.clusters[name] = c
 	}
+	// Cleanups run last-registered first: the federations stop before any
+	// cluster does, so no cross-cluster call is in flight while members
+	// stop.
+	t.Cleanup(func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for _, ls := range f.layers {
+			for _, l := range ls {
+				if l.fed != nil {
+					_ = l.fed.Stop(context.Background())
+				}
+			}
+		}
+	})
 	return f
 }
 
