@@ -44,6 +44,9 @@ const (
 	ProtocolCache Protocol = 6
 	// ProtocolControl carries management queries (telemetry, operations).
 	ProtocolControl Protocol = 7
+	// ProtocolFederation carries a member's cross-cluster traffic to
+	// its cluster's gateways (package federation).
+	ProtocolFederation Protocol = 8
 )
 
 // StreamHandler serves one inbound stream of a protocol. It runs on a
