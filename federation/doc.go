@@ -76,8 +76,10 @@
 // # Grains
 //
 // Grains stay per cluster: a grain identity lives in the cluster whose
-// grain layer placed it, and a grain call never leaves its cluster. To
-// reach a grain in another cluster, name the cluster explicitly: export a
-// service in that cluster that forwards to the grain, and call it with
-// CallInCluster.
+// grain layer placed it, each cluster has its own activations, and a
+// grain.Ref never leaves its cluster. A grain of another cluster is reached
+// by naming the cluster: CallGrain(ctx, f, cluster, kind, identity, msg)
+// crosses to it as a call of its GrainService — which that cluster serves
+// (ServeGrains on its members) and exports like any service — and is an
+// ordinary grain call there, at most once.
 package federation

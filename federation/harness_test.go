@@ -21,6 +21,7 @@ import (
 	"github.com/foundation-go/foundation/cluster/clustertest"
 	"github.com/foundation-go/foundation/crdt"
 	"github.com/foundation-go/foundation/federation/fedtest"
+	"github.com/foundation-go/foundation/grain"
 	"github.com/foundation-go/foundation/service"
 )
 
@@ -29,6 +30,9 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // layer is one member: a replicator, a service Registry and a Federation.
 type layer struct {
 	gateway bool
+	grains  bool // host the "counter" grain kind and serve GrainService
+	cluster string
+	grain   *grain.Host
 	cfg     func(m *clustertest.Member) Config
 	rep     *crdt.Replicator
 	store   *service.ReplicatedStore
@@ -39,6 +43,9 @@ type layer struct {
 func (l *layer) Prepare(_ *clustertest.Member, self *cluster.Member) error {
 	if l.gateway {
 		self.Labels[LabelGateway] = "true"
+	}
+	if l.grains {
+		self.Kinds = append(self.Kinds, "counter")
 	}
 	return nil
 }
@@ -61,15 +68,46 @@ func (l *layer) Start(m *clustertest.Member) error {
 	if err := l.reg.Start(context.Background()); err != nil {
 		return err
 	}
+	if l.grains {
+		cl := l.cluster
+		l.grain, err = grain.NewHost(m.System, m.Membership, grain.Config{Kinds: []grain.Kind{{Name: "counter",
+			New: func(id string) grain.Grain { return &counter{cluster: cl} }}}})
+		if err != nil {
+			return err
+		}
+		if err := l.grain.Start(context.Background()); err != nil {
+			return err
+		}
+		if _, err := ServeGrains(context.Background(), l.reg, l.grain); err != nil {
+			return err
+		}
+	}
 	if l.fed, err = New(m.System, m.Membership, l.reg, l.cfg(m)); err != nil {
 		return err
 	}
 	return l.fed.Start(context.Background())
 }
 
+// counter is a grain that counts its calls: "cluster:identity:n".
+type counter struct {
+	cluster string
+	n       int
+}
+
+func (c *counter) Receive(ctx *grain.Context, msg any) (any, error) {
+	if s, ok := msg.(*wrapperspb.StringValue); ok && s.Value == "fail" {
+		return nil, errors.New("counter refuses")
+	}
+	c.n++
+	return wrapperspb.String(fmt.Sprintf("%s:%s:%d", c.cluster, ctx.Identity(), c.n)), nil
+}
+
 func (l *layer) Stop(ctx context.Context) error {
 	if l.fed != nil {
 		_ = l.fed.Stop(ctx)
+	}
+	if l.grain != nil {
+		_ = l.grain.Stop(ctx)
 	}
 	if l.reg != nil {
 		_ = l.reg.Stop(ctx)
@@ -87,6 +125,9 @@ func (l *layer) Stop(ctx context.Context) error {
 func (l *layer) Abort() {
 	if l.fed != nil {
 		_ = l.fed.Stop(context.Background())
+	}
+	if l.grain != nil {
+		l.grain.Abort()
 	}
 	if l.rep != nil {
 		l.rep.Abort()
@@ -122,6 +163,7 @@ type fedOptions struct {
 	downAfter int
 	exports   []string
 	priority  map[string]int
+	grains    bool // every member hosts "counter" and serves GrainService
 	// secret overrides the per-link secret cluster c uses for its link
 	// with cluster o.
 	secret func(c, o string) string
@@ -171,7 +213,7 @@ func startFed(t *testing.T, topo Topology, o fedOptions) *fed {
 		c := clustertest.Start(t, o.members, clustertest.Options{Name: name, Secret: "cluster-secret-" + name,
 			Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
 			Layer: func(i int) clustertest.Layer {
-				l := &layer{gateway: i < 2}
+				l := &layer{gateway: i < 2, grains: o.grains, cluster: name}
 				l.cfg = func(m *clustertest.Member) Config {
 					cfg := Config{Cluster: name, Topology: topo, Gateway: l.gateway, Remotes: remotes,
 						Exports: o.exports, Logger: log, CallTimeout: 10 * time.Second, DownAfter: o.downAfter}
