@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -300,7 +302,51 @@ func (c *cli) inspectCmd() *cobra.Command {
 			for _, p := range ps {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\n", p.ID, dash(p.Kind), dash(p.Parent), p.Mailbox, dash(strings.Join(p.Names, ",")))
 			}
-			return w.Flush()
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			// The member's supervision tree and grain activations, from
+			// its summary.
+			target := member
+			if target == "" {
+				var h telemetry.Health // written by the member at --addr
+				if _, err := c.getJSON(cmd.Context(), "/health", &h); err != nil {
+					return err
+				}
+				target = h.Member
+			}
+			var ms []telemetry.MemberSummary
+			if _, err := c.getJSON(cmd.Context(), "/debug/members", &ms); err != nil {
+				return err
+			}
+			for _, m := range ms {
+				if m.ID == target {
+					if len(m.Supervision) > 0 {
+						fmt.Fprintln(c.out)
+						w = c.table()
+						fmt.Fprintln(w, "SUPERVISOR\tPARENT\tCHILDREN")
+						for _, e := range m.Supervision {
+							fmt.Fprintf(w, "%s\t%s\t%s\n", e.Supervisor, dash(e.Parent), dash(strings.Join(e.Children, ",")))
+						}
+						if err := w.Flush(); err != nil {
+							return err
+						}
+					}
+					if len(m.Grains) > 0 {
+						fmt.Fprintln(c.out)
+						w = c.table()
+						fmt.Fprintln(w, "GRAIN KIND\tACTIVATIONS")
+						for _, k := range slices.Sorted(maps.Keys(m.Grains)) {
+							fmt.Fprintf(w, "%s\t%d\n", k, m.Grains[k])
+						}
+						if err := w.Flush(); err != nil {
+							return err
+						}
+					}
+					break
+				}
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&member, "member", "", "the member to inspect (default: the one at --addr)")

@@ -204,6 +204,19 @@ func TestCLIAgainstARunningCluster(t *testing.T) {
 		if code != 0 || !strings.HasPrefix(out, "PID") || !strings.Contains(out, pid.Id) || !strings.Contains(out, "cli-worker") {
 			t.Fatalf("inspect: exit %d %s\n%s", code, errOut, out)
 		}
+		// The grain activations of the member at --addr (the traces
+		// subtest called echo/x from member 0: it lives on one member).
+		found := false
+		for i := range ids {
+			env := map[string]string{"FOUNDATION_ADDR": nodes[i].Telemetry.Address()}
+			_, out, _ := cliRun(t, env, "inspect")
+			if strings.Contains(out, "GRAIN KIND") {
+				found = found || strings.Contains(out, "echo")
+			}
+		}
+		if !found {
+			t.Fatal("inspect shows no member's echo activation")
+		}
 		_, out, _ = cliRun(t, env, "inspect", "--member", ids[1], "-o", "json")
 		var ps []telemetry.ProcessInfo
 		if err := json.Unmarshal([]byte(out), &ps); err != nil || !slices.ContainsFunc(ps, func(p telemetry.ProcessInfo) bool {
