@@ -67,8 +67,9 @@ func (c *Cache[K, V]) fetch(ctx context.Context, key string) (*protos.CacheEntry
 		return nil, gen, err
 	}
 	e := resp.Entries[0]
-	if c.cfg.Tier == Replicated {
+	if c.cfg.Tier == Replicated && c.r.enter() {
 		c.r.st.putIfNewer(itemOf(e))
+		c.r.exit()
 	}
 	return e, gen, nil
 }

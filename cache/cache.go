@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +34,7 @@ type Cache[K comparable, V any] struct {
 	clk    clock
 	closed atomic.Bool
 	mreg   metric.Registration
+	once   sync.Once // closes local
 }
 
 // New opens the cache name on this member. h may be nil for the Local
@@ -65,7 +67,7 @@ func New[K comparable, V any](h *Host, name string, codec Codec[K, V], cfg Confi
 	}
 	if cfg.Tier != Local {
 		c.h = h
-		if c.r, err = h.register(name, cfg, c.stats); err != nil {
+		if c.r, err = h.register(name, cfg, c.stats, c.closeLocal); err != nil {
 			c.closeLocal()
 			return nil, err
 		}
@@ -130,17 +132,21 @@ func (c *Cache[K, V]) Close(ctx context.Context) error {
 		_ = c.mreg.Unregister()
 	}
 	if c.r != nil {
-		c.r.near.Store(nil)
+		c.r.stopNear()
 		err = c.r.leave(ctx)
 	}
 	c.closeLocal()
 	return err
 }
 
+// closeLocal closes the Local store or near cache (when the cache closes,
+// or its Host stops).
 func (c *Cache[K, V]) closeLocal() {
-	if c.local != nil {
-		c.local.close()
-	}
+	c.once.Do(func() {
+		if c.local != nil {
+			c.local.close()
+		}
+	})
 }
 
 func (c *Cache[K, V]) key(k K) (string, error) {

@@ -295,12 +295,12 @@ func (h *Host) client(id string) (*client, error) {
 
 // register adds the cache name to this member: its store, and its id in
 // the cache's hosting set.
-func (h *Host) register(name string, cfg Config, st *stats) (*reg, error) {
+func (h *Host) register(name string, cfg Config, st *stats, onClose func()) (*reg, error) {
 	s, err := newStore[[]byte](cfg.MaxBytes, st)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	r := &reg{h: h, name: name, cfg: cfg, st: s, stats: st, leases: map[string]*lease{},
+	r := &reg{h: h, name: name, cfg: cfg, st: s, stats: st, leases: map[string]*lease{}, onClose: onClose,
 		kick: make(chan struct{}, 1), done: make(chan struct{})}
 	r.topo.Store(&topo{})
 	h.mu.Lock()

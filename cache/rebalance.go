@@ -34,6 +34,10 @@ func (r *reg) rebalanceLoop() {
 // this member no longer keeps is deleted once handed over. Only the keys
 // whose placement changed move (rendezvous hashing).
 func (r *reg) rebalance(ctx context.Context) {
+	if !r.enter() {
+		return
+	}
+	defer r.exit()
 	r.rebMu.Lock()
 	defer r.rebMu.Unlock()
 	t := r.topo.Load()
@@ -122,6 +126,11 @@ func (r *reg) leave(ctx context.Context) error {
 	if r.leaving.Swap(true) {
 		return nil
 	}
+	select {
+	case <-r.done: // the host stopped
+		return nil
+	default:
+	}
 	r.refresh()
 	if r.cfg.Tier != Replicated || len(r.topo.Load().members) > 0 {
 		r.rebalance(ctx)
@@ -133,7 +142,15 @@ func (r *reg) leave(ctx context.Context) error {
 
 func (r *reg) close() {
 	r.closeOnce.Do(func() {
+		r.cmu.Lock()
+		r.isClosed = true
+		r.cmu.Unlock()
 		close(r.done)
+		r.inflight.Wait()
+		r.stopNear()
 		r.st.close()
+		if r.onClose != nil {
+			r.onClose()
+		}
 	})
 }

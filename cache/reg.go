@@ -69,6 +69,14 @@ type reg struct {
 	kick      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
+	// cmu and inflight keep the store open while a request or hand-over
+	// uses it; nearMu makes the near hooks stop before the near cache
+	// closes.
+	cmu      sync.Mutex
+	isClosed bool
+	inflight sync.WaitGroup
+	nearMu   sync.RWMutex
+	onClose  func()
 	rebMu     sync.Mutex // one rebalance at a time
 }
 
@@ -122,16 +130,40 @@ func (r *reg) refresh() {
 }
 
 func (r *reg) purgeNear() {
+	r.nearMu.RLock()
+	defer r.nearMu.RUnlock()
 	if n := r.near.Load(); n != nil {
 		n.purge()
 	}
 }
 
 func (r *reg) invalidateNear(key string) {
+	r.nearMu.RLock()
+	defer r.nearMu.RUnlock()
 	if n := r.near.Load(); n != nil {
 		n.invalidate(key)
 	}
 }
+
+// stopNear detaches the near hooks; none runs after it returns.
+func (r *reg) stopNear() {
+	r.nearMu.Lock()
+	r.near.Store(nil)
+	r.nearMu.Unlock()
+}
+
+// enter keeps the store open until exit; false once it is closed.
+func (r *reg) enter() bool {
+	r.cmu.Lock()
+	defer r.cmu.Unlock()
+	if r.isClosed {
+		return false
+	}
+	r.inflight.Add(1)
+	return true
+}
+
+func (r *reg) exit() { r.inflight.Done() }
 
 // copies is how many members keep each entry (the owner and backups;
 // every member for Replicated).
@@ -159,9 +191,10 @@ func itemOf(e *protos.CacheEntry) *item[[]byte] {
 // process, sc nil).
 func (h *Host) exec(ctx context.Context, from string, sc *sconn, req *protosRequest) *protosResponse {
 	r := h.reg(req.Cache)
-	if r == nil {
+	if r == nil || !r.enter() {
 		return errResp(codeNotHosting, "cache "+req.Cache+" is not open on member "+h.self)
 	}
+	defer r.exit()
 	switch req.Op {
 	case opFanout:
 		return r.applyFanout(req)
@@ -257,7 +290,15 @@ func (r *reg) lookup(ctx context.Context, key string, local bool) (*item[[]byte]
 	if local || t.prev == nil || time.Since(t.at) > warmWindow {
 		return nil, false
 	}
-	prev := t.prev.owner(key)
+	var prev string
+	if slices.Contains(t.prev.members, r.h.self) {
+		prev = t.prev.owner(key)
+	} else {
+		// This member has just joined: the key's previous owner is its
+		// owner among the others.
+		others := slices.DeleteFunc(slices.Clone(t.members), func(m string) bool { return m == r.h.self })
+		prev = newTopo(others).owner(key)
+	}
 	if prev == "" || prev == r.h.self || !slices.Contains(t.members, prev) {
 		return nil, false
 	}

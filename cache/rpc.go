@@ -227,8 +227,9 @@ func (h *Host) serve(ctx context.Context, conn net.Conn, peer string) {
 			delete(sc.cancels, req.Id)
 			sc.mu.Unlock()
 			cancel()
-			resp.Id = req.Id
-			b, err := frame.Append(nil, resp, maxFrame)
+			out := &protosResponse{Id: req.Id, Status: resp.Status, Entries: resp.Entries, Error: resp.Error,
+				Code: resp.Code, Lease: resp.Lease, Number: resp.Number, Changed: resp.Changed} // resp may be shared by waiters
+			b, err := frame.Append(nil, out, maxFrame)
 			if err != nil {
 				h.log.Warn("cache: an answer too large to send", zap.String("member", peer), zap.Error(err))
 				b, _ = frame.Append(nil, &protos.CacheResponse{Id: req.Id, Status: protos.CacheStatus_CACHE_STATUS_ERROR, Code: codeTooLarge, Error: err.Error()}, maxFrame)
