@@ -77,7 +77,7 @@ type reg struct {
 	inflight sync.WaitGroup
 	nearMu   sync.RWMutex
 	onClose  func()
-	rebMu     sync.Mutex // one rebalance at a time
+	rebMu    sync.Mutex // one rebalance at a time
 }
 
 func (r *reg) hostingKey() crdt.Key[*crdt.ORSet[string]] {
