@@ -18,16 +18,16 @@ func (c *Cache[K, V]) Get(ctx context.Context, k K) (V, bool, error) {
 		return zero, false, err
 	}
 	if v, ok := c.fast(key); ok {
-		c.stats.hits.Add(1)
+		c.hit(1)
 		return v, true, nil
 	}
 	if c.cfg.Tier == Local {
-		c.stats.misses.Add(1)
+		c.miss(1)
 		return zero, false, nil
 	}
 	e, gen, err := c.fetch(ctx, key)
 	if err != nil || e == nil {
-		c.stats.misses.Add(1)
+		c.miss(1)
 		return zero, false, err
 	}
 	v, err := c.decode(e.Value)
@@ -35,7 +35,7 @@ func (c *Cache[K, V]) Get(ctx context.Context, k K) (V, bool, error) {
 		return zero, false, err
 	}
 	c.keepNear(gen, key, v, e)
-	c.stats.hits.Add(1)
+	c.hit(1)
 	return v, true, nil
 }
 
@@ -147,10 +147,10 @@ func (c *Cache[K, V]) Take(ctx context.Context, k K) (V, bool, error) {
 	if c.cfg.Tier == Local {
 		it, ok := c.local.remove(key)
 		if !ok || it.err != "" {
-			c.stats.misses.Add(1)
+			c.miss(1)
 			return zero, false, nil
 		}
-		c.stats.hits.Add(1)
+		c.hit(1)
 		return it.val, true, nil
 	}
 	resp, err := c.send(ctx, key, &protosRequest{Op: opTake, Keys: []string{key}}, true)
@@ -159,14 +159,14 @@ func (c *Cache[K, V]) Take(ctx context.Context, k K) (V, bool, error) {
 		return zero, false, err
 	}
 	if len(resp.Entries) == 0 || !resp.Entries[0].Found || resp.Entries[0].Error != "" {
-		c.stats.misses.Add(1)
+		c.miss(1)
 		return zero, false, nil
 	}
 	v, err := c.decode(resp.Entries[0].Value)
 	if err != nil {
 		return zero, false, err
 	}
-	c.stats.hits.Add(1)
+	c.hit(1)
 	return v, true, nil
 }
 
@@ -274,12 +274,12 @@ func (c *Cache[K, V]) GetAll(ctx context.Context, keys []K) (map[K]V, error) {
 			return nil, err
 		}
 		if v, ok := c.fast(key); ok {
-			c.stats.hits.Add(1)
+			c.hit(1)
 			out[k] = v
 			continue
 		}
 		if c.cfg.Tier == Local {
-			c.stats.misses.Add(1)
+			c.miss(1)
 			continue
 		}
 		ks[key] = k
@@ -307,8 +307,8 @@ func (c *Cache[K, V]) GetAll(ctx context.Context, keys []K) (map[K]V, error) {
 				c.keepNear(gen, e.Key, v, e)
 			}
 		}
-		c.stats.hits.Add(uint64(len(found)))
-		c.stats.misses.Add(uint64(len(group) - len(found)))
+		c.hit(len(found))
+		c.miss(len(group) - len(found))
 	}
 	return out, nil
 }

@@ -308,3 +308,21 @@ func (c *Cache[K, V]) Owner(key string) string {
 	}
 	return c.r.topo.Load().owner(key)
 }
+
+func (c *Cache[K, V]) hit(n int) {
+	c.stats.hits.Add(uint64(n))
+	if o := c.cfg.Observer; o != nil {
+		for range n {
+			o.CacheLookup(c.name, true)
+		}
+	}
+}
+
+func (c *Cache[K, V]) miss(n int) {
+	c.stats.misses.Add(uint64(n))
+	if o := c.cfg.Observer; o != nil {
+		for range n {
+			o.CacheLookup(c.name, false)
+		}
+	}
+}

@@ -66,7 +66,7 @@ func (c *Cache[K, V]) GetOrCompute(ctx context.Context, k K, compute func(contex
 		o.ttl = c.cfg.DefaultTTL
 	}
 	if v, ok := c.fast(key); ok {
-		c.stats.hits.Add(1)
+		c.hit(1)
 		return v, nil
 	}
 	v, err, _ := c.sf.Do(key, func() (any, error) {
@@ -83,14 +83,14 @@ func (c *Cache[K, V]) GetOrCompute(ctx context.Context, k K, compute func(contex
 
 func (c *Cache[K, V]) computeLocal(ctx context.Context, key string, compute func(context.Context) (V, error), o computeOpts) (V, error) {
 	if it, ok := c.local.get(key); ok {
-		c.stats.hits.Add(1)
+		c.hit(1)
 		if it.err != "" {
 			var zero V
 			return zero, fmt.Errorf("%w: %s", ErrCompute, it.err)
 		}
 		return it.val, nil
 	}
-	c.stats.misses.Add(1)
+	c.miss(1)
 	v, err := compute(ctx)
 	if err != nil {
 		if o.errTTL > 0 {
@@ -126,7 +126,7 @@ func (c *Cache[K, V]) computeRemote(ctx context.Context, key string, compute fun
 		if owner == "" {
 			// No member hosts the cache (this one is leaving): compute
 			// without caching.
-			c.stats.misses.Add(1)
+			c.miss(1)
 			return compute(ctx)
 		}
 		gen := c.gen.Load()
@@ -140,7 +140,7 @@ func (c *Cache[K, V]) computeRemote(ctx context.Context, key string, compute fun
 			} else if time.Since(failingSince) > c.cfg.RequestTimeout {
 				// The owner has been unreachable for long and is still
 				// in the view: compute here rather than fail.
-				c.stats.misses.Add(1)
+				c.miss(1)
 				return compute(ctx)
 			}
 			t := time.NewTimer(backoff)
@@ -159,7 +159,7 @@ func (c *Cache[K, V]) computeRemote(ctx context.Context, key string, compute fun
 		}
 		switch resp.Status {
 		case statusOK:
-			c.stats.hits.Add(1)
+			c.hit(1)
 			e := resp.Entries[0]
 			v, err := c.decode(e.Value)
 			if err != nil {
@@ -168,10 +168,10 @@ func (c *Cache[K, V]) computeRemote(ctx context.Context, key string, compute fun
 			c.keepNear(gen, key, v, e)
 			return v, nil
 		case statusFailed:
-			c.stats.hits.Add(1)
+			c.hit(1)
 			return zero, fmt.Errorf("%w: %s", ErrCompute, resp.Error)
 		case statusGranted:
-			c.stats.misses.Add(1)
+			c.miss(1)
 			return c.holdLease(ctx, owner, key, resp.Lease, compute, o)
 		default:
 			return zero, respErr(resp)

@@ -80,8 +80,17 @@ type Config struct {
 	// counters (cache.hits, cache.misses, cache.writes, cache.evictions,
 	// cache.expirations, attribute cache=<name>).
 	Meter metric.Meter
+	// Observer, when set, is told of every lookup (a foundation.Node
+	// passes its Telemetry: the foundation.cache.requests counter).
+	Observer Observer
 	// Logger: nil for none.
 	Logger *zap.Logger
+}
+
+// Observer is told of each lookup of a cache, a hit or a miss. It is
+// called on the caller's goroutine and must not block.
+type Observer interface {
+	CacheLookup(cache string, hit bool)
 }
 
 // Profile returns the preset of a cluster profile ("development",
