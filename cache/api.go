@@ -19,6 +19,9 @@ func (c *Cache[K, V]) Get(ctx context.Context, k K) (V, bool, error) {
 	}
 	if v, ok := c.fast(key); ok {
 		c.hit(1)
+		if c.cfg.Tier != Local {
+			c.stats.near.Add(1)
+		}
 		return v, true, nil
 	}
 	if c.cfg.Tier == Local {

@@ -67,6 +67,9 @@ func (c *Cache[K, V]) GetOrCompute(ctx context.Context, k K, compute func(contex
 	}
 	if v, ok := c.fast(key); ok {
 		c.hit(1)
+		if c.cfg.Tier != Local {
+			c.stats.near.Add(1)
+		}
 		return v, nil
 	}
 	v, err, _ := c.sf.Do(key, func() (any, error) {

@@ -16,6 +16,10 @@ type Stats struct {
 	// Hits and Misses count reads (Get, GetAll per key, GetOrCompute, Take,
 	// TTL) served here, near or by the owner.
 	Hits, Misses uint64
+	// Near counts the hits served without a network hop by a distributed
+	// tier: from the near cache (Multilevel) or the local replica
+	// (Replicated). They are part of Hits.
+	Near uint64
 	// Writes counts the writes this member's callers made.
 	Writes uint64
 	// Evictions and Expirations count entries ristretto dropped from this
@@ -26,11 +30,11 @@ type Stats struct {
 }
 
 type stats struct {
-	hits, misses, writes, evictions, expirations atomic.Uint64
+	hits, misses, near, writes, evictions, expirations atomic.Uint64
 }
 
 func (s *stats) snapshot() Stats {
-	return Stats{Hits: s.hits.Load(), Misses: s.misses.Load(), Writes: s.writes.Load(),
+	return Stats{Hits: s.hits.Load(), Misses: s.misses.Load(), Near: s.near.Load(), Writes: s.writes.Load(),
 		Evictions: s.evictions.Load(), Expirations: s.expirations.Load()}
 }
 
