@@ -21,11 +21,33 @@ func (r *reg) rebalanceLoop() {
 			return
 		case <-r.kick:
 		}
-		ctx, cancel := context.WithTimeout(r.h.ctx, 30*time.Second)
-		r.rebalance(ctx)
-		cancel()
+		for attempt := 1; ; attempt++ {
+			ctx, cancel := context.WithTimeout(r.h.ctx, 30*time.Second)
+			complete := r.rebalance(ctx)
+			cancel()
+			if complete || attempt == handoffAttempts {
+				break
+			}
+			// A member did not take its entries (it has not opened the
+			// cache yet, or its stream broke): try again shortly.
+			t := time.NewTimer(retryHandoff)
+			select {
+			case <-r.done:
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
 	}
 }
+
+// retryHandoff spaces the attempts to hand entries over after one
+// topology change; handoffAttempts bounds them (the next change tries
+// again).
+const (
+	retryHandoff    = 200 * time.Millisecond
+	handoffAttempts = 25
+)
 
 // rebalance hands entries over after a topology change: an entry whose
 // owner was this member and is now another goes to its new owner; an
@@ -33,9 +55,9 @@ func (r *reg) rebalanceLoop() {
 // (backups, or a member that joined a Replicated cache); and an entry
 // this member no longer keeps is deleted once handed over. Only the keys
 // whose placement changed move (rendezvous hashing).
-func (r *reg) rebalance(ctx context.Context) {
+func (r *reg) rebalance(ctx context.Context) (complete bool) {
 	if !r.enter() {
-		return
+		return true
 	}
 	defer r.exit()
 	r.rebMu.Lock()
@@ -65,6 +87,7 @@ func (r *reg) rebalance(ctx context.Context) {
 			o.keys[it.key] = true
 		}
 	}
+	complete = true
 	var orphans []string // kept by no member: delete
 	r.st.each(func(it *item[[]byte]) bool {
 		now := t.ranked(it.key, n)
@@ -104,7 +127,11 @@ func (r *reg) rebalance(ctx context.Context) {
 			o.entries = o.entries[k:]
 			resp, err := r.h.do(ctx, m, &protosRequest{Cache: r.name, Op: opHandoff, Entries: batch})
 			if err != nil || resp.Status != statusOK {
-				r.h.log.Warn("cache: handing entries over failed", zap.String("cache", r.name), zap.String("member", m), zap.Error(err))
+				complete = false
+				if ctx.Err() != nil {
+					return false
+				}
+				r.h.log.Debug("cache: handing entries over failed", zap.String("cache", r.name), zap.String("member", m), zap.Error(err))
 				continue
 			}
 			for _, e := range batch {
@@ -117,6 +144,7 @@ func (r *reg) rebalance(ctx context.Context) {
 	for _, k := range orphans {
 		r.st.del(k)
 	}
+	return complete
 }
 
 // leave hands this member's entries to their owners without it, then
@@ -132,8 +160,17 @@ func (r *reg) leave(ctx context.Context) error {
 	default:
 	}
 	r.refresh()
-	if r.cfg.Tier != Replicated || len(r.topo.Load().members) > 0 {
-		r.rebalance(ctx)
+	// Hand over, retrying while ctx allows.
+	for attempt := 1; !r.rebalance(ctx) && len(r.topo.Load().members) > 0 && attempt < handoffAttempts; attempt++ {
+		t := time.NewTimer(retryHandoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+		if ctx.Err() != nil {
+			break
+		}
 	}
 	err := r.setHosting(false)
 	r.h.unregister(r)

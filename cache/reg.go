@@ -290,27 +290,27 @@ func (r *reg) lookup(ctx context.Context, key string, local bool) (*item[[]byte]
 	if local || t.prev == nil || time.Since(t.at) > warmWindow {
 		return nil, false
 	}
-	var prev string
-	if slices.Contains(t.prev.members, r.h.self) {
-		prev = t.prev.owner(key)
-	} else {
-		// This member has just joined: the key's previous owner is its
-		// owner among the others.
-		others := slices.DeleteFunc(slices.Clone(t.members), func(m string) bool { return m == r.h.self })
-		prev = newTopo(others).owner(key)
+	// The key's previous owner: its owner in the previous topology, or,
+	// when this member has just joined (or its previous topology did not
+	// know the others yet), its owner among the other members.
+	others := slices.DeleteFunc(slices.Clone(t.members), func(m string) bool { return m == r.h.self })
+	var asked []string
+	for _, prev := range []string{t.prev.owner(key), newTopo(others).owner(key)} {
+		if prev == "" || prev == r.h.self || !slices.Contains(t.members, prev) || slices.Contains(asked, prev) {
+			continue
+		}
+		asked = append(asked, prev)
+		ctx, cancel := context.WithTimeout(ctx, r.cfg.RequestTimeout)
+		resp, err := r.h.do(ctx, prev, &protosRequest{Cache: r.name, Op: opGet, Keys: []string{key}, Local: true})
+		cancel()
+		if err != nil || resp.Status != statusOK || len(resp.Entries) == 0 || !resp.Entries[0].Found {
+			continue
+		}
+		it := itemOf(resp.Entries[0])
+		r.st.putIfNewer(it)
+		return it, true
 	}
-	if prev == "" || prev == r.h.self || !slices.Contains(t.members, prev) {
-		return nil, false
-	}
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.RequestTimeout)
-	defer cancel()
-	resp, err := r.h.do(ctx, prev, &protosRequest{Cache: r.name, Op: opGet, Keys: []string{key}, Local: true})
-	if err != nil || len(resp.Entries) == 0 || !resp.Entries[0].Found {
-		return nil, false
-	}
-	it := itemOf(resp.Entries[0])
-	r.st.putIfNewer(it)
-	return it, true
+	return nil, false
 }
 
 // write applies a write at the owner, then fans it out.
