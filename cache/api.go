@@ -18,13 +18,16 @@ func (c *Cache[K, V]) Get(ctx context.Context, k K) (V, bool, error) {
 		return zero, false, err
 	}
 	if v, ok := c.fast(key); ok {
-		c.hit(1)
-		if c.cfg.Tier != Local {
+		c.stats.hits.Add(1)
+		if c.obs != nil {
+			c.obs.CacheLookup(c.name, true)
+		}
+		if c.tier != Local {
 			c.stats.near.Add(1)
 		}
 		return v, true, nil
 	}
-	if c.cfg.Tier == Local {
+	if c.tier == Local {
 		c.miss(1)
 		return zero, false, nil
 	}
@@ -46,12 +49,13 @@ func (c *Cache[K, V]) Get(ctx context.Context, k K) (V, bool, error) {
 // the Replicated copy.
 func (c *Cache[K, V]) fast(key string) (V, bool) {
 	if c.local != nil {
-		if it, ok := c.local.get(key); ok && it.err == "" {
+		// Inline of store.get: the Local tier's hot path.
+		if it, ok := c.local.c.Get(key); ok && it != nil && it.err == "" && (it.exp == 0 || time.Now().UnixNano() < it.exp) {
 			return it.val, true
 		}
 	}
 	var zero V
-	if c.cfg.Tier == Replicated {
+	if c.tier == Replicated {
 		if it, ok := c.r.st.get(key); ok && it.err == "" {
 			if v, err := c.decode(it.val); err == nil {
 				return v, true

@@ -34,7 +34,11 @@ type Cache[K comparable, V any] struct {
 	clk    clock
 	closed atomic.Bool
 	mreg   metric.Registration
-	once   sync.Once // closes local
+	// tier and obs are copies of cfg.Tier and cfg.Observer for the hot
+	// path.
+	tier Tier
+	obs  Observer
+	once sync.Once // closes local
 }
 
 // New opens the cache name on this member. h may be nil for the Local
@@ -54,7 +58,7 @@ func New[K comparable, V any](h *Host, name string, codec Codec[K, V], cfg Confi
 		return nil, fmt.Errorf("%w: New: Tier %v needs a Host (NewHost)", ErrInvalid, cfg.Tier)
 	}
 	cfg = cfg.withDefaults()
-	c := &Cache[K, V]{name: name, cfg: cfg, codec: codec, stats: &stats{}}
+	c := &Cache[K, V]{name: name, cfg: cfg, codec: codec, stats: &stats{}, tier: cfg.Tier, obs: cfg.Observer}
 	var err error
 	switch cfg.Tier {
 	case Local:
