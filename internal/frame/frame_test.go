@@ -32,3 +32,21 @@ func TestRoundTripAndLimits(t *testing.T) {
 		t.Fatalf("Read over the limit: %v, want ErrTooLarge", err)
 	}
 }
+
+// FuzzRead: any bytes give a message or an error, never a panic or an
+// allocation past the limit.
+func FuzzRead(f *testing.F) {
+	ok, _ := Append(nil, wrapperspb.String("seed"), 1<<10)
+	f.Add(ok)
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
+	f.Add([]byte{0, 0, 0, 3, 1, 2})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := bufio.NewReader(bytes.NewReader(b))
+		for {
+			var m wrapperspb.StringValue
+			if err := Read(r, &m, 1<<10); err != nil {
+				return
+			}
+		}
+	})
+}
