@@ -184,6 +184,13 @@ func (r *reg) close() {
 		r.cmu.Unlock()
 		close(r.done)
 		r.inflight.Wait()
+		r.lmu.Lock()
+		for _, l := range r.leases {
+			if l.timer != nil {
+				l.timer.Stop()
+			}
+		}
+		r.lmu.Unlock()
 		r.stopNear()
 		r.st.close()
 		if r.onClose != nil {
