@@ -198,7 +198,7 @@ func benchLocalGet(out *report) error {
 		return err
 	}
 	defer c.Close(context.Background())
-	raw, err := ristretto.NewCache(&ristretto.Config[string, []byte]{NumCounters: (64 << 20) / 64, MaxCost: 64 << 20, BufferItems: 64, IgnoreInternalCost: true})
+	raw, err := ristretto.NewCache(&ristretto.Config[string, []byte]{NumCounters: (64 << 20) / 256, MaxCost: 64 << 20, BufferItems: 64, IgnoreInternalCost: true})
 	if err != nil {
 		return err
 	}

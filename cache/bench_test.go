@@ -29,7 +29,7 @@ func BenchmarkLocalGet(b *testing.B) {
 }
 
 func BenchmarkRistrettoGet(b *testing.B) {
-	c, err := ristretto.NewCache(&ristretto.Config[string, []byte]{NumCounters: 1 << 20, MaxCost: 64 << 20, BufferItems: 64, IgnoreInternalCost: true})
+	c, err := ristretto.NewCache(&ristretto.Config[string, []byte]{NumCounters: (64 << 20) / 256, MaxCost: 64 << 20, BufferItems: 64, IgnoreInternalCost: true})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"slices"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -192,9 +193,17 @@ func (r *reg) close() {
 		}
 		r.lmu.Unlock()
 		r.stopNear()
-		r.st.close()
+		// The two ristretto caches close in parallel (each resets its
+		// admission counters).
+		var wg sync.WaitGroup
 		if r.onClose != nil {
-			r.onClose()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r.onClose()
+			}()
 		}
+		r.st.close()
+		wg.Wait()
 	})
 }

@@ -62,7 +62,10 @@ type store[T any] struct {
 }
 
 func newStore[T any](maxBytes int64, st *stats) (*store[T], error) {
-	counters := min(max(maxBytes/64, 10_000), 10_000_000)
+	// One admission counter per 256 bytes of capacity, 10k..1M: closing
+	// a ristretto cache resets its counters, and a million took 150-200 ms
+	// under the race detector, most of a node's 1 s leave budget.
+	counters := min(max(maxBytes/256, 10_000), 1_000_000)
 	c, err := ristretto.NewCache(&ristretto.Config[string, *item[T]]{
 		NumCounters:        counters,
 		MaxCost:            maxBytes,
