@@ -38,7 +38,7 @@ FUZZ_TARGETS := \
 	./cluster:FuzzReadHandshake ./cluster:FuzzDecodeNode ./cluster:FuzzStreamServer \
 	./cluster:FuzzLoadConfigYAML ./cluster:FuzzLoadConfigEnv ./grain:FuzzReadFrame \
 	./provider:FuzzVerify ./provider/mdns:FuzzParse ./provider/etcd:FuzzViewPut \
-	./provider/static:FuzzNew ./crdt:FuzzReadFrame
+	./provider/static:FuzzNew ./crdt:FuzzReadFrame ./internal/frame:FuzzRead
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \

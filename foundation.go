@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/foundation-go/foundation/actor"
+	"github.com/foundation-go/foundation/cache"
 	"github.com/foundation-go/foundation/cluster"
 	"github.com/foundation-go/foundation/cluster/lease"
 	"github.com/foundation-go/foundation/crdt"
@@ -200,6 +201,9 @@ type Node struct {
 	PubSub *pubsub.PubSub
 	// Services is the node's view of the cluster's service registry.
 	Services *service.Registry
+	// Caches is the node's host of distributed caches (package cache):
+	// NewCache opens one in the profile's tier.
+	Caches *cache.Host
 
 	svcStore *service.ReplicatedStore
 	clients  sync.Map // service name -> *service.Client, for Send and Call
@@ -445,7 +449,33 @@ func (n *Node) startMessaging(ctx context.Context, o startOptions) error {
 	if n.Services, err = service.New(n.System, n.Membership, n.svcStore, scfg); err != nil {
 		return err
 	}
-	return n.Services.Start(ctx)
+	if err = n.Services.Start(ctx); err != nil {
+		return err
+	}
+	if n.Caches, err = cache.NewHost(n.Membership, n.Replicator, n.Log.Named("cache")); err != nil {
+		return err
+	}
+	return n.Caches.Start(ctx)
+}
+
+// NewCache opens the cache name on n in the tier of n's profile
+// (cache.Profile: development Local, production Multilevel, enterprise
+// Multilevel with a backup copy), reporting lookups to n's telemetry;
+// adjust, when given, changes that configuration first. Every member that
+// opens name shares its keys; close it with Cache.Close (the node's Stop
+// also hands its entries over).
+func NewCache[K comparable, V any](n *Node, name string, codec cache.Codec[K, V], adjust ...func(*cache.Config)) (*cache.Cache[K, V], error) {
+	cfg := cache.Profile(string(n.Config.Profile))
+	cfg.Logger = n.Log.Named("cache")
+	if n.Telemetry != nil {
+		cfg.Observer = n.Telemetry
+	}
+	for _, f := range adjust {
+		if f != nil {
+			f(&cfg)
+		}
+	}
+	return cache.New(n.Caches, name, codec, cfg)
 }
 
 // stopMessaging stops what startMessaging started, in reverse: this
@@ -457,6 +487,11 @@ func (n *Node) stopMessaging(ctx context.Context) error {
 		if e != nil && err == nil {
 			err = e
 		}
+	}
+	if n.Caches != nil {
+		// First: the caches hand their entries over while the member is
+		// still in the view and the replicator runs.
+		keep(n.Caches.Stop(ctx))
 	}
 	if n.Services != nil {
 		keep(n.Services.Stop(ctx))
