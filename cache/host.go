@@ -24,6 +24,10 @@ const hostingPrefix = "cache/"
 // their way).
 const warmWindow = 3 * time.Second
 
+// warmAsk bounds the members an owner asks for a key it misses within
+// warmWindow (beyond the key's previous owner).
+const warmAsk = 3
+
 // Host is a member's side of the distributed caches: it serves the
 // ProtocolCache streams of the cluster port, records which members host
 // which cache (an add-wins set per cache, replicated by package crdt), and

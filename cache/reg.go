@@ -292,10 +292,13 @@ func (r *reg) lookup(ctx context.Context, key string, local bool) (*item[[]byte]
 	}
 	// The key's previous owner: its owner in the previous topology, or,
 	// when this member has just joined (or its previous topology did not
-	// know the others yet), its owner among the other members.
+	// know the others yet), its owner among the other members, then the
+	// next ones in rendezvous order: while members' views of a change
+	// disagree, a hand-over can leave an entry one step off its owner.
 	others := slices.DeleteFunc(slices.Clone(t.members), func(m string) bool { return m == r.h.self })
+	candidates := append([]string{t.prev.owner(key)}, newTopo(others).ranked(key, min(len(others), warmAsk))...)
 	var asked []string
-	for _, prev := range []string{t.prev.owner(key), newTopo(others).owner(key)} {
+	for _, prev := range candidates {
 		if prev == "" || prev == r.h.self || !slices.Contains(t.members, prev) || slices.Contains(asked, prev) {
 			continue
 		}
