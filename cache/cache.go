@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"unsafe"
 	"sync/atomic"
 	"time"
 
@@ -38,7 +39,10 @@ type Cache[K comparable, V any] struct {
 	// path.
 	tier Tier
 	obs  Observer
-	once sync.Once // closes local
+	// strKey: K is string and the codec keys strings by themselves (Bytes,
+	// Strings, JSON): the hot path skips the codec call.
+	strKey bool
+	once   sync.Once // closes local
 }
 
 // New opens the cache name on this member. h may be nil for the Local
@@ -59,6 +63,13 @@ func New[K comparable, V any](h *Host, name string, codec Codec[K, V], cfg Confi
 	}
 	cfg = cfg.withDefaults()
 	c := &Cache[K, V]{name: name, cfg: cfg, codec: codec, stats: &stats{}, tier: cfg.Tier, obs: cfg.Observer}
+	var zk K
+	if _, isString := any(zk).(string); isString {
+		switch any(codec).(type) {
+		case bytesCodec, stringsCodec, jsonCodec[K, V]:
+			c.strKey = true
+		}
+	}
 	var err error
 	switch cfg.Tier {
 	case Local:
@@ -156,6 +167,10 @@ func (c *Cache[K, V]) closeLocal() {
 func (c *Cache[K, V]) key(k K) (string, error) {
 	if c.closed.Load() {
 		return "", ErrClosed
+	}
+	if c.strKey {
+		// K is string (checked in New): the key is k itself.
+		return *(*string)(unsafe.Pointer(&k)), nil
 	}
 	s, err := c.codec.Key(k)
 	if err != nil {
