@@ -12,11 +12,11 @@ import (
 	"github.com/foundation-go/foundation/internal/protos"
 )
 
-// Dump writes the entries this member holds (the Local store; for a
-// distributed tier, the entries it owns or keeps copies of) to w, as
-// length-prefixed protobuf CacheEntry frames with their expiry. A backup
-// of a distributed cache is the Dump of every member; Load puts entries
-// back through their owners.
+// Dump writes the cache's entries to w, as length-prefixed protobuf
+// CacheEntry frames with their expiry: the Local store's, or, for a
+// distributed tier, the entries each hosting member owns, asked of every
+// one of them (a member that does not answer fails the Dump: a backup is
+// all or nothing). Load puts them back through their owners.
 func (c *Cache[K, V]) Dump(ctx context.Context, w io.Writer) error {
 	if c.closed.Load() {
 		return ErrClosed
@@ -46,18 +46,46 @@ func (c *Cache[K, V]) Dump(ctx context.Context, w io.Writer) error {
 			}
 			return emit(&protos.CacheEntry{Key: it.key, Value: b, ExpireUnixNano: it.exp, TtlNanos: it.ttl, Version: it.ver, Found: true})
 		})
-	} else {
-		c.r.st.each(func(it *item[[]byte]) bool {
-			if it.err != "" {
-				return true
-			}
-			return emit(entryOf(it))
-		})
+	} else if derr := c.dumpMembers(ctx, emit); err == nil {
+		err = derr // else emit's own error
 	}
 	if err != nil {
 		return err
 	}
 	return bw.Flush()
+}
+
+// dumpMembers pages through the entries every hosting member owns.
+func (c *Cache[K, V]) dumpMembers(ctx context.Context, emit func(*protos.CacheEntry) bool) error {
+	seen := map[string]bool{}
+	for _, m := range c.r.topo.Load().members {
+		after := ""
+		for {
+			rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+			resp, err := c.h.do(rctx, m, &protosRequest{Cache: c.name, Op: opEntries, Keys: []string{after}})
+			cancel()
+			if err != nil {
+				return fmt.Errorf("%w: dumping member %s's entries: %v", ErrUnavailable, m, err)
+			}
+			if resp.Status != statusOK {
+				return fmt.Errorf("%w: dumping member %s's entries: %s", ErrUnavailable, m, resp.Error)
+			}
+			for _, e := range resp.Entries {
+				if seen[e.Key] { // views that disagree: two owners of a key
+					continue
+				}
+				seen[e.Key] = true
+				if !emit(e) {
+					return errors.New("cache: dump stopped") // Dump reports emit's error
+				}
+			}
+			if !resp.Changed || len(resp.Entries) == 0 {
+				break
+			}
+			after = resp.Entries[len(resp.Entries)-1].Key
+		}
+	}
+	return nil
 }
 
 // Load puts the entries Dump wrote back into the cache, with the time to

@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"slices"
+	"strings"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,7 @@ const (
 	opFill    = protos.CacheOp_CACHE_OP_FILL
 	opFanout  = protos.CacheOp_CACHE_OP_FANOUT
 	opHandoff = protos.CacheOp_CACHE_OP_HANDOFF
+	opEntries = protos.CacheOp_CACHE_OP_ENTRIES
 
 	statusOK      = protos.CacheStatus_CACHE_STATUS_OK
 	statusGranted = protos.CacheStatus_CACHE_STATUS_GRANTED
@@ -203,6 +205,8 @@ func (h *Host) exec(ctx context.Context, from string, sc *sconn, req *protosRequ
 			r.st.putIfNewer(itemOf(e))
 		}
 		return &protosResponse{Status: statusOK}
+	case opEntries:
+		return r.entriesPage(req)
 	}
 	if r.leaving.Load() && !req.Local {
 		// Leaving: answer reads of what is still here, forward the rest
@@ -224,6 +228,39 @@ func (h *Host) exec(ctx context.Context, from string, sc *sconn, req *protosRequ
 	default:
 		return r.write(ctx, req)
 	}
+}
+
+// entriesPageBytes bounds one ENTRIES answer.
+const entriesPageBytes = 8 << 20
+
+// entriesPage answers ENTRIES: the entries this member owns (in its view)
+// after the cursor req.Keys[0], in key order, about entriesPageBytes of
+// them; Changed when more follow.
+func (r *reg) entriesPage(req *protosRequest) *protosResponse {
+	after := ""
+	if len(req.Keys) > 0 {
+		after = req.Keys[0]
+	}
+	t := r.topo.Load()
+	var its []*item[[]byte]
+	r.st.each(func(it *item[[]byte]) bool {
+		if it.err == "" && it.key > after && t.owner(it.key) == r.h.self {
+			its = append(its, it)
+		}
+		return true
+	})
+	slices.SortFunc(its, func(a, b *item[[]byte]) int { return strings.Compare(a.key, b.key) })
+	resp := &protosResponse{Status: statusOK}
+	size := 0
+	for i, it := range its {
+		if size > entriesPageBytes {
+			resp.Changed = i < len(its)
+			break
+		}
+		resp.Entries = append(resp.Entries, entryOf(it))
+		size += len(it.val) + len(it.key) + 64
+	}
+	return resp
 }
 
 // forward sends req to its key's owner (a leaving member's requests).

@@ -53,6 +53,9 @@ const (
 	CacheOp_CACHE_OP_HANDOFF CacheOp = 11
 	// CANCEL: the caller gave up request id (ACQUIRE waits).
 	CacheOp_CACHE_OP_CANCEL CacheOp = 12
+	// ENTRIES: a page of the entries the member owns, in key order after
+	// keys[0] (empty: from the start); changed: more pages follow.
+	CacheOp_CACHE_OP_ENTRIES CacheOp = 13
 )
 
 // Enum value maps for CacheOp.
@@ -71,6 +74,7 @@ var (
 		10: "CACHE_OP_FANOUT",
 		11: "CACHE_OP_HANDOFF",
 		12: "CACHE_OP_CANCEL",
+		13: "CACHE_OP_ENTRIES",
 	}
 	CacheOp_value = map[string]int32{
 		"CACHE_OP_UNSPECIFIED": 0,
@@ -86,6 +90,7 @@ var (
 		"CACHE_OP_FANOUT":      10,
 		"CACHE_OP_HANDOFF":     11,
 		"CACHE_OP_CANCEL":      12,
+		"CACHE_OP_ENTRIES":     13,
 	}
 )
 
@@ -628,7 +633,7 @@ const file_foundation_cache_proto_rawDesc = "" +
 	"\x04code\x18\x05 \x01(\tR\x04code\x12\x14\n" +
 	"\x05lease\x18\x06 \x01(\x04R\x05lease\x12\x16\n" +
 	"\x06number\x18\a \x01(\x03R\x06number\x12\x18\n" +
-	"\achanged\x18\b \x01(\bR\achanged*\x94\x02\n" +
+	"\achanged\x18\b \x01(\bR\achanged*\xaa\x02\n" +
 	"\aCacheOp\x12\x18\n" +
 	"\x14CACHE_OP_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fCACHE_OP_GET\x10\x01\x12\x10\n" +
@@ -643,7 +648,8 @@ const file_foundation_cache_proto_rawDesc = "" +
 	"\x0fCACHE_OP_FANOUT\x10\n" +
 	"\x12\x14\n" +
 	"\x10CACHE_OP_HANDOFF\x10\v\x12\x13\n" +
-	"\x0fCACHE_OP_CANCEL\x10\f*N\n" +
+	"\x0fCACHE_OP_CANCEL\x10\f\x12\x14\n" +
+	"\x10CACHE_OP_ENTRIES\x10\r*N\n" +
 	"\fCachePutMode\x12\x14\n" +
 	"\x10CACHE_PUT_ALWAYS\x10\x00\x12\x11\n" +
 	"\rCACHE_PUT_NEW\x10\x01\x12\x15\n" +
