@@ -3,8 +3,8 @@ package cache
 import (
 	"context"
 	"slices"
-	"strings"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
