@@ -20,7 +20,7 @@ func TestGetOrComputeOncePerKey(t *testing.T) {
 	ctx := ctxT(t, 60*time.Second)
 	for _, owner := range []int{0, 1, 2} {
 		key := e.ownedBy(t, owner, "compute")
-		var runs atomic.Int32
+		var runs, entered atomic.Int32
 		release := make(chan struct{})
 		var wg sync.WaitGroup
 		errs := make(chan error, 100)
@@ -28,6 +28,7 @@ func TestGetOrComputeOncePerKey(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				entered.Add(1)
 				v, err := e.cache(i%3).GetOrCompute(ctx, key, func(context.Context) (string, error) {
 					runs.Add(1)
 					<-release
@@ -41,9 +42,10 @@ func TestGetOrComputeOncePerKey(t *testing.T) {
 				}
 			}()
 		}
-		// Let the callers pile up on the lease before the computation ends.
-		clustertest.Eventually(t, func() bool { return runs.Load() >= 1 }, 20*time.Second, "a computation starts")
-		time.Sleep(200 * time.Millisecond) //nolint: the callers must be waiting; nothing to poll
+		// Let the callers pile up on the lease before the computation
+		// ends: every one has called GetOrCompute while it runs.
+		clustertest.Eventually(t, func() bool { return runs.Load() >= 1 && entered.Load() == 100 }, 20*time.Second,
+			"a computation starts and every caller is in GetOrCompute")
 		close(release)
 		wg.Wait()
 		close(errs)
