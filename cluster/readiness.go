@@ -7,6 +7,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/foundation-go/foundation/internal/errs"
 )
 
 // Severity ranks a readiness finding.
@@ -154,7 +156,7 @@ func CheckReadiness(c Config, o ReadinessOptions) ReadinessReport {
 	}
 
 	if err := c.Validate(); err != nil {
-		for _, e := range joined(err) {
+		for _, e := range errs.Flatten(err) {
 			var ce *ConfigError
 			if errors.As(e, &ce) {
 				add(SeverityError, AreaConfig, ce.Key, ce.Problem, "set "+ce.Key+" as the problem says (docs/configuration.md lists every key)")
@@ -313,12 +315,4 @@ func distinctBytes(s string) int {
 		}
 	}
 	return n
-}
-
-// joined splits an errors.Join result.
-func joined(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
 }

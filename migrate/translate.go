@@ -19,6 +19,7 @@ import (
 
 	"github.com/foundation-go/foundation/cluster"
 	"github.com/foundation-go/foundation/grain"
+	"github.com/foundation-go/foundation/internal/errs"
 )
 
 // ErrCannotTranslate: a proto.actor setting has no Foundation counterpart
@@ -106,7 +107,7 @@ func Translate(pc *pacluster.Config) (Translation, error) {
 	if c.Name != "" {
 		if err := (cluster.Config{Name: c.Name}).WithDefaults().Validate(); err != nil {
 			var ce *cluster.ConfigError
-			for _, e := range unjoin(err) {
+			for _, e := range errs.Flatten(err) {
 				if errors.As(e, &ce) && ce.Key == "name" {
 					return Translation{}, fmt.Errorf("%w: Name %q: %s", ErrCannotTranslate, pc.Name, ce.Problem)
 				}
@@ -196,15 +197,4 @@ func translateProvider(pc *pacluster.Config, t *Translation) error {
 		return fmt.Errorf("%w: ClusterProvider %T: want automanaged, consul, k8s or etcd (or set Foundation's provider yourself)", ErrCannotTranslate, pc.ClusterProvider)
 	}
 	return nil
-}
-
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, unjoin(e)...)
-		}
-		return out
-	}
-	return []error{err}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/foundation-go/foundation/cluster"
+	"github.com/foundation-go/foundation/internal/errs"
 	"github.com/foundation-go/foundation/telemetry"
 )
 
@@ -444,7 +445,7 @@ func (c *cli) loadForCheck(profile cluster.Profile, file string) (*cluster.Confi
 		return nil, nil, err
 	}
 	var extra []cluster.Finding
-	for _, e := range unjoin(err) {
+	for _, e := range errs.Flatten(err) {
 		var ce *cluster.ConfigError
 		if errors.As(e, &ce) && captured != nil {
 			continue // CheckReadiness reports it
@@ -453,17 +454,6 @@ func (c *cli) loadForCheck(profile cluster.Profile, file string) (*cluster.Confi
 			Fix: "correct the value (docs/configuration.md lists every key and variable)"})
 	}
 	return captured, extra, nil
-}
-
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, unjoin(e)...)
-		}
-		return out
-	}
-	return []error{err}
 }
 
 func dash(s string) string {
