@@ -100,7 +100,20 @@ func NewKubernetes(c kubernetes.Interface, namespace, name string, ttl time.Dura
 // Acquire takes the Lease for owner when it is free, expired, or already
 // owner's; updates are conditional on the object's resourceVersion, so two
 // sides never both win.
+//
+// A Lease held by another owner that expires within a short grace (a
+// quarter of the ttl, at most 250ms) is waited for and asked again once:
+// the members of one side ask at slightly different moments, and without
+// the wait those asking just before the expiry would be refused while
+// their side's first member after it takes the Lease.
 func (k *Kubernetes) Acquire(ctx context.Context, owner string) (bool, error) {
+	return k.acquire(ctx, owner, true)
+}
+
+// expiryGrace bounds the wait for a Lease about to expire.
+const expiryGrace = 250 * time.Millisecond
+
+func (k *Kubernetes) acquire(ctx context.Context, owner string, wait bool) (bool, error) {
 	leases := k.c.CoordinationV1().Leases(k.namespace)
 	now := metav1.NewMicroTime(k.now())
 	secs := int32(k.ttl / time.Second)
@@ -128,9 +141,21 @@ func (k *Kubernetes) Acquire(ctx context.Context, owner string) (bool, error) {
 	if held && *sp.HolderIdentity == owner {
 		return true, nil
 	}
-	if held && sp.RenewTime != nil && sp.LeaseDurationSeconds != nil &&
-		k.now().Before(sp.RenewTime.Add(time.Duration(*sp.LeaseDurationSeconds)*time.Second)) {
-		return false, nil
+	if held && sp.RenewTime != nil && sp.LeaseDurationSeconds != nil {
+		expiry := sp.RenewTime.Add(time.Duration(*sp.LeaseDurationSeconds) * time.Second)
+		if left := expiry.Sub(k.now()); left > 0 {
+			if !wait || left > min(expiryGrace, k.ttl/4) {
+				return false, nil
+			}
+			t := time.NewTimer(left + 10*time.Millisecond)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return false, nil
+			case <-t.C:
+			}
+			return k.acquire(ctx, owner, false)
+		}
 	}
 	next := cur.DeepCopy()
 	next.Spec.HolderIdentity, next.Spec.LeaseDurationSeconds, next.Spec.AcquireTime, next.Spec.RenewTime = &owner, &secs, &now, &now
