@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -199,5 +201,46 @@ func TestBackupRestoreIntoAFreshCluster(t *testing.T) {
 	}
 	if _, err := standby[0].Restore(context.Background(), bytes.NewReader(data), foundation.RestoreOptions{From: "nodetest"}); err != nil {
 		t.Fatalf("RestoreOptions.From: %v", err)
+	}
+}
+
+// The administration endpoints: a cluster without a secret refuses them
+// all; with one, a request without the token derived from it is refused.
+func TestAdminEndpointsNeedTheSecret(t *testing.T) {
+	open := nodetest.Start(t, 1, func(int) []foundation.Option {
+		return []foundation.Option{foundation.WithConfig(func(c *cluster.Config) { c.Secret = "" })}
+	})[0]
+	closed := nodetest.Start(t, 1, nil)[0]
+	for _, tc := range []struct {
+		node  *foundation.Node
+		token string
+		want  int
+	}{
+		{open, foundation.AdminToken(""), http.StatusForbidden},
+		{closed, "", http.StatusUnauthorized},
+		{closed, foundation.AdminToken("another-secret-0123456789"), http.StatusUnauthorized},
+		{closed, foundation.AdminToken("nodetest-secret-0123456789"), http.StatusOK},
+	} {
+		req, err := http.NewRequest(http.MethodGet, "http://"+tc.node.Telemetry.Address()+"/admin/backup", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Fatalf("token %q: %s, want %d", tc.token, resp.Status, tc.want)
+		}
+		if tc.want == http.StatusOK {
+			if _, err := foundation.ReadBackup(bytes.NewReader(body)); err != nil {
+				t.Fatalf("the endpoint's backup: %v", err)
+			}
+		}
 	}
 }
