@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -50,8 +51,21 @@ func ModuleRoot() (string, error) {
 	}
 }
 
-// FreePorts returns n ports free for both TCP and UDP on 127.0.0.1.
+// FreePorts returns n ports free for both TCP and UDP on 127.0.0.1, each
+// held while the next is chosen, so all n differ.
+//
+// They are drawn at random from below the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range, 32768-60999 by default): a port the kernel
+// handed out for "127.0.0.1:0" can be handed out again, to any other
+// process's outgoing connection, between this call and the caller's own
+// listen, and with the suite's packages running in parallel that happened
+// ("bind: address already in use"). Ports below the range are only ever
+// taken by an explicit bind.
 func FreePorts(n int) ([]int, error) {
+	lo, hi := 10000, ephemeralLow()
+	if hi-lo < 1000 {
+		lo, hi = 1024, hi
+	}
 	var ports []int
 	var hold []io.Closer
 	defer func() {
@@ -59,21 +73,42 @@ func FreePorts(n int) ([]int, error) {
 			c.Close()
 		}
 	}()
-	for len(ports) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
+	for tries := 0; len(ports) < n; tries++ {
+		if tries > 10000 {
+			return nil, fmt.Errorf("nodeproc: no %d free ports in [%d, %d)", n, lo, hi)
 		}
-		hold = append(hold, l)
-		p := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(p))
+		p := lo + rand.IntN(hi-lo)
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
 		if err != nil {
 			continue
 		}
-		hold = append(hold, u)
+		u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			l.Close()
+			continue
+		}
+		hold = append(hold, l, u)
 		ports = append(ports, p)
 	}
 	return ports, nil
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (32768
+// when it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 1 {
+		return 32768
+	}
+	v, err := strconv.Atoi(f[0])
+	if err != nil || v <= 1024 {
+		return 32768
+	}
+	return v
 }
 
 // Proc is one running node process.
