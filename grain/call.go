@@ -463,11 +463,16 @@ func (h *Host) localTell(k *kindState, id string, msg any, hdr actor.Headers) {
 	if !k.hosted {
 		return
 	}
+	// An activation's pid and stopping are written under k.mu (activation,
+	// deactivateAll): read them there too.
 	k.mu.Lock()
-	a := k.acts[id]
+	var pid *actor.PID
+	if a := k.acts[id]; a != nil && !a.stopping {
+		pid = a.pid
+	}
 	k.mu.Unlock()
-	if a != nil && a.pid != nil && !a.stopping {
-		h.sys.TellWithHeaders(a.pid, tell{msg}, hdr)
+	if pid != nil {
+		h.sys.TellWithHeaders(pid, tell{msg}, hdr)
 		return
 	}
 	h.spawnTracked(func() {

@@ -112,8 +112,9 @@ func (h *Host) place(ctx context.Context, v *view, k *kindState, id, requester s
 	if k.hosted {
 		k.mu.Lock()
 		a := k.acts[id]
+		live := a != nil && !a.stopping
 		k.mu.Unlock()
-		if a != nil && !a.stopping {
+		if live {
 			return h.self, nil
 		}
 	}

@@ -250,6 +250,9 @@ func (h *Host) shutdown() {
 	h.wg.Wait()
 }
 
+// goFunc runs f on a goroutine Stop waits for. Outside Start it must be
+// called with connMu held and the host not stopping (spawnTracked,
+// trackGo): Stop cancels, then takes connMu, then waits.
 func (h *Host) goFunc(f func()) {
 	h.wg.Add(1)
 	go func() {
@@ -265,11 +268,7 @@ func (h *Host) spawnTracked(f func()) bool {
 	if h.ctx.Err() != nil {
 		return false
 	}
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
-		f()
-	}()
+	h.goFunc(f)
 	return true
 }
 
@@ -280,6 +279,19 @@ func (h *Host) track(c *conn) bool {
 		return false
 	}
 	h.conns[c] = struct{}{}
+	return true
+}
+
+// trackGo registers c and runs f on a goroutine Stop waits for, unless the
+// host is stopping (false: neither happened).
+func (h *Host) trackGo(c *conn, f func()) bool {
+	h.connMu.Lock()
+	defer h.connMu.Unlock()
+	if h.ctx.Err() != nil {
+		return false
+	}
+	h.conns[c] = struct{}{}
+	h.goFunc(f)
 	return true
 }
 

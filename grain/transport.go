@@ -265,12 +265,14 @@ func (h *Host) dial(ctx context.Context, n *node) (*conn, error) {
 		return nil, retryErr("connecting to "+n.id, err)
 	}
 	c := newConn(h, nc, n.id)
-	if !h.track(c) {
+	br := bufio.NewReader(nc)
+	// Tracking the connection and starting its reader are one step under
+	// connMu: Stop's wait for the host's goroutines must not begin between
+	// them (a WaitGroup Add racing its Wait).
+	if !h.trackGo(c, func() { h.clientLoop(c, br) }) {
 		c.close()
 		return nil, ErrStopped
 	}
-	br := bufio.NewReader(nc)
-	h.goFunc(func() { h.clientLoop(c, br) })
 	return c, nil
 }
 
