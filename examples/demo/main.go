@@ -17,6 +17,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -38,14 +39,15 @@ const (
 )
 
 func main() {
-	if err := run(); err != nil {
+	if err := run(os.Getenv("PROVIDER"), os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	provider := os.Getenv("PROVIDER")
+// run runs the demo with provider ("static" when empty, or "mdns"),
+// printing to out.
+func run(provider string, out io.Writer) error {
 	if provider == "" {
 		provider = "static"
 	}
@@ -64,7 +66,7 @@ func run() error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	con := &console{}
+	con := &console{out: out}
 	con.printf("building examples/node ...\n")
 	bin, err := nodeproc.Build(root, dir)
 	if err != nil {
@@ -289,7 +291,10 @@ func (t *tally) report(phase string) {
 // console writes the nodes' output and the demo's own lines to stdout, one
 // whole line at a time. It leaves out the nodes' per-call lines: the
 // placement follower reports what they show.
-type console struct{ mu sync.Mutex }
+type console struct {
+	mu  sync.Mutex
+	out io.Writer
+}
 
 func (c *console) Write(p []byte) (int, error) {
 	if bytes.Contains(p, []byte("] call ")) {
@@ -297,13 +302,13 @@ func (c *console) Write(p []byte) (int, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return os.Stdout.Write(p)
+	return c.out.Write(p)
 }
 
 func (c *console) printf(format string, args ...any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	fmt.Printf(format, args...)
+	fmt.Fprintf(c.out, format, args...)
 }
 
 // placement follows the drivers' call lines and prints where each grain

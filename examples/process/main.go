@@ -8,10 +8,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/foundation-go/foundation/actor"
 )
@@ -20,6 +22,7 @@ import (
 type account struct {
 	actor.ServerBase
 	balance int
+	out     io.Writer
 }
 
 type deposit struct{ amount int }
@@ -40,7 +43,7 @@ func (a *account) HandleCall(p actor.Process, req any) (any, error) {
 }
 
 func (a *account) Terminate(p actor.Process, reason actor.Reason) {
-	fmt.Printf("  account %s terminated: %v\n", p.Self().Id, reason)
+	fmt.Fprintf(a.out, "  account %s terminated: %v\n", p.Self().Id, reason)
 }
 
 // auditor traps exits from the account it is linked to and monitors it.
@@ -64,23 +67,17 @@ func (a *auditor) HandleInfo(p actor.Process, msg any) {
 }
 
 func main() {
-	if err := run(); err != nil {
+	if err := run(os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	cfg := zap.NewProductionConfig()
-	cfg.Encoding = "console"
-	cfg.OutputPaths = []string{"stdout"}
-	cfg.Sampling = nil
-	cfg.EncoderConfig.TimeKey = ""
-	cfg.EncoderConfig.CallerKey = ""
-	logger, err := cfg.Build()
-	if err != nil {
-		return err
-	}
+// run tours the process model, printing to out (the node's logs too).
+func run(out io.Writer) error {
+	enc := zap.NewProductionEncoderConfig()
+	enc.TimeKey, enc.CallerKey = "", ""
+	logger := zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.AddSync(out), zap.InfoLevel))
 	defer logger.Sync()
 	sys, err := actor.NewSystem(actor.WithLogger(logger.Named("foundation")))
 	if err != nil {
@@ -91,8 +88,8 @@ func run() error {
 		return err
 	}
 
-	fmt.Println("1. spawn an account Server and call it")
-	acct, err := sys.Spawn(&account{})
+	fmt.Fprintln(out, "1. spawn an account Server and call it")
+	acct, err := sys.Spawn(&account{out: out})
 	if err != nil {
 		return err
 	}
@@ -102,10 +99,10 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("  deposit %d -> balance %d\n", amt, b)
+		fmt.Fprintf(out, "  deposit %d -> balance %d\n", amt, b)
 	}
 
-	fmt.Println("2. an auditor links to the account (trapping exits) and monitors it")
+	fmt.Fprintln(out, "2. an auditor links to the account (trapping exits) and monitors it")
 	seen := make(chan string, 2)
 	aud, err := sys.Spawn(&auditor{seen: seen}, actor.WithLink(acct))
 	if err != nil {
@@ -115,25 +112,25 @@ func run() error {
 		return err
 	}
 
-	fmt.Println("3. a bad request crashes the account")
+	fmt.Fprintln(out, "3. a bad request crashes the account")
 	callCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	_, err = actor.Call[int](callCtx, sys, acct, deposit{-5})
 	cancel()
-	fmt.Printf("  the caller gets an error at once: %v\n", err)
+	fmt.Fprintf(out, "  the caller gets an error at once: %v\n", err)
 	for i := 0; i < 2; i++ {
 		select {
 		case s := <-seen:
-			fmt.Println("  " + s)
+			fmt.Fprintln(out, "  "+s)
 		case <-time.After(5 * time.Second):
 			return fmt.Errorf("auditor saw nothing")
 		}
 	}
-	fmt.Printf("  the name is free again: Whereis(\"account\") = %v\n", sys.Whereis("account"))
+	fmt.Fprintf(out, "  the name is free again: Whereis(\"account\") = %v\n", sys.Whereis("account"))
 
-	fmt.Println("4. stop the system: every process stops, children first")
+	fmt.Fprintln(out, "4. stop the system: every process stops, children first")
 	if err := sys.Stop(ctx); err != nil {
 		return err
 	}
-	fmt.Println("done")
+	fmt.Fprintln(out, "done")
 	return nil
 }
