@@ -218,7 +218,8 @@ func TestGoBlocks(t *testing.T) {
 			n, _ := strconv.Atoi(prefix.FindStringSubmatch(s)[1])
 			return f.p.at(f.b.line + n - 1)
 		})
-		text = strings.ReplaceAll(text, "foundation/"+base+"/"+f.dir, f.p.at(f.b.line))
+		pkg := regexp.MustCompile(`[^\s\[\]]*` + regexp.QuoteMeta(base+"/"+f.dir))
+		text = pkg.ReplaceAllLiteralString(text, "the block at "+f.p.at(f.b.line))
 	}
 	t.Errorf("Go blocks of the documentation do not compile (go %s): %v\n%s", strings.Join(args[:1], " "), err, text)
 }
