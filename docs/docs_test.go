@@ -687,6 +687,67 @@ func TestTroubleshootingListsEveryError(t *testing.T) {
 	}
 }
 
+// ---- the API reference ----
+
+// apiReference is the page with a row per public package.
+const apiReference = "docs/reference/api-reference.md"
+
+// The API reference links to every public package's directory: every
+// directory with Go files outside internal/, examples/, bench/, tools/
+// and docs/. (Links that point nowhere fail TestLinks.)
+func TestAPIReferenceListsEveryPackage(t *testing.T) {
+	var p page
+	for _, q := range loadPages(t) {
+		if q.path == apiReference {
+			p = q
+		}
+	}
+	if p.path == "" {
+		t.Fatalf("%s is missing", apiReference)
+	}
+	linked := map[string]bool{}
+	for i, l := range p.lines {
+		if !p.prose[i] {
+			continue
+		}
+		for _, m := range linkRE.FindAllStringSubmatch(codeRE.ReplaceAllString(l, "code"), -1) {
+			file, _, _ := strings.Cut(m[1], "#")
+			linked[path.Clean(path.Join(path.Dir(p.path), file))] = true
+		}
+	}
+	skip := map[string]bool{"internal": true, "examples": true, "bench": true, "tools": true, "docs": true, "testdata": true}
+	err := filepath.WalkDir(root, func(q string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && q != root && (skip[d.Name()] || strings.HasPrefix(d.Name(), ".") || strings.HasPrefix(d.Name(), "_")) {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() || !hasGoFiles(q) {
+			return nil
+		}
+		rel, err := filepath.Rel(root, q)
+		if err != nil {
+			return err
+		}
+		if rel := filepath.ToSlash(rel); !linked[rel] {
+			t.Errorf("%s does not link to package %s", apiReference, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// hasGoFiles reports whether dir holds a Go file that is not a test.
+func hasGoFiles(dir string) bool {
+	entries, _ := os.ReadDir(dir)
+	return slices.ContainsFunc(entries, func(e fs.DirEntry) bool {
+		return !e.IsDir() && strings.HasSuffix(e.Name(), ".go") && !strings.HasSuffix(e.Name(), "_test.go")
+	})
+}
+
 // ---- the checker checks ----
 
 // The checks above find what they are meant to find: a broken page of
