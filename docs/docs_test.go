@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 
 	"go.uber.org/goleak"
@@ -685,6 +686,183 @@ func TestTroubleshootingListsEveryError(t *testing.T) {
 	if len(missing) > 0 {
 		t.Errorf("%s does not list %d errors:\n%s", troubleshooting, len(missing), strings.Join(missing, "\n"))
 	}
+}
+
+// ---- the configuration reference ----
+
+// configurationOptions is the page with a row per configuration key.
+const configurationOptions = "docs/reference/configuration-options.md"
+
+var (
+	configRowRE = regexp.MustCompile("^\\|\\s*`([a-z_.]+)`\\s*\\|\\s*`(FOUNDATION_[A-Z0-9_]+)`(?:\\s*\\(else `([A-Z0-9_]+)`\\))?\\s*\\|([^|]*)\\|")
+	tickRE      = regexp.MustCompile("`([^`]*)`")
+)
+
+// Every row of the configuration reference pairs a key with the variable
+// LoadConfig reads for it (and its fallback), every key has a row, and
+// the default column is what the presets hold: one value for every
+// profile, or development / production / enterprise, or "—" for empty.
+func TestConfigurationOptionsMatchTheCode(t *testing.T) {
+	var p page
+	for _, q := range loadPages(t) {
+		if q.path == configurationOptions {
+			p = q
+		}
+	}
+	if p.path == "" {
+		t.Fatalf("%s is missing", configurationOptions)
+	}
+	vars := map[string]cluster.EnvVar{}
+	for _, v := range cluster.EnvVars() {
+		vars[v.Key] = v
+	}
+	profiles := []cluster.Profile{cluster.ProfileDevelopment, cluster.ProfileProduction, cluster.ProfileEnterprise}
+	seen := map[string]bool{}
+	for i, l := range p.lines {
+		m := configRowRE.FindStringSubmatch(l)
+		if m == nil || !p.prose[i] {
+			continue
+		}
+		key, name, fallback, def := m[1], m[2], m[3], strings.TrimSpace(m[4])
+		seen[key] = true
+		v, ok := vars[key]
+		switch {
+		case !ok:
+			t.Errorf("%s: %s is not a configuration key", p.at(i+1), key)
+			continue
+		case v.Name != name:
+			t.Errorf("%s: %s is read from %s, not %s", p.at(i+1), key, v.Name, name)
+		case v.Fallback != fallback:
+			t.Errorf("%s: %s falls back to %q, not %q", p.at(i+1), key, v.Fallback, fallback)
+		}
+		want := defaultsOf(def)
+		if key == "profile" { // the profile chooses the preset: its default is the zero profile's
+			if got := cluster.Preset("").Profile; len(want) != 1 || string(got) != want[0] {
+				t.Errorf("%s: the default profile is %s, not %v", p.at(i+1), got, want)
+			}
+			continue
+		}
+		for j, prof := range profiles {
+			c := cluster.Preset(prof)
+			f, ok := yamlField(reflect.ValueOf(c), key)
+			if !ok {
+				t.Errorf("%s: %s has no field in cluster.Config", p.at(i+1), key)
+				break
+			}
+			w := ""
+			switch len(want) {
+			case 0: // "—": empty
+			case 1:
+				w = want[0]
+			case 3:
+				w = want[j]
+			default:
+				t.Errorf("%s: %s: the default column %q gives %d values; want one, or one per profile (development / production / enterprise), or —", p.at(i+1), key, def, len(want))
+				continue
+			}
+			if !sameValue(f, w) {
+				t.Errorf("%s: %s defaults to %v in the %s profile, not %q", p.at(i+1), key, f.Interface(), prof, w)
+			}
+		}
+	}
+	for key := range vars {
+		if !seen[key] {
+			t.Errorf("%s has no row for %s", configurationOptions, key)
+		}
+	}
+}
+
+// defaultsOf reads a default column: the backquoted values before any
+// parenthesis, none for "—".
+func defaultsOf(col string) []string {
+	if i := strings.Index(col, "("); i >= 0 {
+		col = col[:i]
+	}
+	var out []string
+	for _, m := range tickRE.FindAllStringSubmatch(col, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+// yamlField finds the field of v at the dotted YAML key.
+func yamlField(v reflect.Value, key string) (reflect.Value, bool) {
+	for part := range strings.SplitSeq(key, ".") {
+		if v.Kind() != reflect.Struct {
+			return reflect.Value{}, false
+		}
+		i := slices.IndexFunc(slices.Collect(v.Type().Fields()), func(f reflect.StructField) bool {
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			return name == part
+		})
+		if i < 0 {
+			return reflect.Value{}, false
+		}
+		v = v.Field(i)
+	}
+	return v, true
+}
+
+// sameValue reports whether field f holds the value the page gives as
+// text ("" for the zero value).
+func sameValue(f reflect.Value, text string) bool {
+	if text == "" {
+		return f.IsZero()
+	}
+	if f.Type() == reflect.TypeFor[time.Duration]() {
+		d, err := time.ParseDuration(text)
+		return err == nil && d == time.Duration(f.Int())
+	}
+	switch f.Kind() {
+	case reflect.String:
+		return f.String() == text
+	case reflect.Int, reflect.Int64:
+		n, err := strconv.ParseInt(text, 10, 64)
+		return err == nil && n == f.Int()
+	case reflect.Bool:
+		b, err := strconv.ParseBool(text)
+		return err == nil && b == f.Bool()
+	case reflect.Float64:
+		x, err := strconv.ParseFloat(text, 64)
+		return err == nil && x == f.Float()
+	}
+	return false
+}
+
+// The configuration reference has a row for every key of the federation
+// file (federation.File's yaml tags; a cluster's own section is the
+// member configuration above it).
+func TestConfigurationOptionsListFederationKeys(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(root, configurationOptions))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range federationKeys(reflect.TypeFor[federation.File](), "") {
+		if !strings.Contains(string(data), "| `"+key+"` |") {
+			t.Errorf("%s has no row for the federation file's key %s", configurationOptions, key)
+		}
+	}
+}
+
+// federationKeys lists the YAML keys of typ: a map's entries as
+// "<name>", a slice's elements as "[]", a cluster.Config as one key.
+func federationKeys(typ reflect.Type, prefix string) []string {
+	var out []string
+	for k, ft := range yamlFields(typ) {
+		key := prefix + k
+		out = append(out, key)
+		switch {
+		case ft == reflect.TypeFor[cluster.Config]():
+		case ft.Kind() == reflect.Map && ft.Elem().Kind() == reflect.Struct:
+			out = append(out, federationKeys(ft.Elem(), key+".<name>.")...)
+		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
+			out = append(out, federationKeys(ft.Elem(), key+"[].")...)
+		case ft.Kind() == reflect.Struct:
+			out = append(out, federationKeys(ft, key+".")...)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // ---- the API reference ----
