@@ -1,9 +1,12 @@
-// Package docs_test keeps the documentation honest: every Go block in
-// docs/**/*.md and README.md compiles or is a fragment of a named source
-// file, every relative link resolves, every configuration key and
-// FOUNDATION_* variable a page names exists in the code, and the
-// troubleshooting page lists every error sentinel of the public packages
-// with its real message.
+// Package docs_test keeps the documentation honest. Over README.md and
+// docs/**/*.md it checks that every Go block compiles (a whole file) or
+// is found in the source file it names (a fragment); that every relative
+// link and #anchor resolves; that every key of a configuration block and
+// every FOUNDATION_* variable exists in the code; that the configuration
+// reference pairs each key with its variable and its per-profile
+// defaults as the presets hold them; that the API reference links every
+// public package; and that the troubleshooting page lists every error
+// sentinel of the public packages with its real message.
 package docs_test
 
 import (
@@ -205,7 +208,7 @@ func TestGoBlocks(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the go command is needed to compile the documentation's Go blocks: %v", err)
 	}
-	cmd := exec.Command(goTool, args...)
+	cmd := exec.CommandContext(t.Context(), goTool, args...)
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	if err == nil {
@@ -222,7 +225,7 @@ func TestGoBlocks(t *testing.T) {
 		pkg := regexp.MustCompile(`[^\s\[\]]*` + regexp.QuoteMeta(base+"/"+f.dir))
 		text = pkg.ReplaceAllLiteralString(text, "the block at "+f.p.at(f.b.line))
 	}
-	t.Errorf("Go blocks of the documentation do not compile (go %s): %v\n%s", strings.Join(args[:1], " "), err, text)
+	t.Errorf("Go blocks of the documentation do not compile (go vet): %v\n%s", err, text)
 }
 
 // checkFragment checks that the code lines of b (after its "// from"
@@ -245,14 +248,12 @@ func checkFragment(t reporter, p page, b block, src string) {
 		}
 		source = append(source, alts)
 	}
-	next, started := 0, false
+	next := 0
 	for i, l := range b.text {
-		code := codeOf(l)
-		if code == "" || code == "..." || (!started && fromRE.MatchString(strings.TrimSpace(l))) {
-			started = true
+		code := codeOf(l) // the "// from" line is a comment: no code
+		if code == "" || code == "..." {
 			continue
 		}
-		started = true
 		found := -1
 		for j := next; j < len(source) && found < 0; j++ {
 			if slices.Contains(source[j], code) {
