@@ -105,6 +105,38 @@ func loadPages(t *testing.T) []page {
 	return pages
 }
 
+// loadMarkdown reads every Markdown file of the repository, outside
+// directories starting with "." or "_" and testdata.
+func loadMarkdown(t *testing.T) []page {
+	t.Helper()
+	var pages []page
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && p != root && (strings.HasPrefix(d.Name(), ".") || strings.HasPrefix(d.Name(), "_") || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(p, ".md") {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		pages = append(pages, parsePage(filepath.ToSlash(rel), string(data)))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pages
+}
+
 // parsePage splits a Markdown file into prose and fenced blocks.
 func parsePage(path, text string) page {
 	p := page{path: path, lines: strings.Split(strings.TrimSuffix(text, "\n"), "\n")}
@@ -303,11 +335,12 @@ var (
 	codeRE = regexp.MustCompile("`[^`]*`")
 )
 
-// Every relative link of every page resolves to a file or directory of
-// the repository, and a #fragment to a heading of the Markdown file it
-// points into.
+// Every relative link of every Markdown file of the repository (the
+// documentation, the README, BENCHMARKS.md, the examples' READMEs)
+// resolves to a file or directory of the repository, and a #fragment to
+// a heading of the Markdown file it points into.
 func TestLinks(t *testing.T) {
-	pages := loadPages(t)
+	pages := loadMarkdown(t)
 	anchors := map[string]map[string]bool{}
 	anchorsOf := func(file string) map[string]bool {
 		if a, ok := anchors[file]; ok {
