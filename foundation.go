@@ -140,7 +140,7 @@ func WithServiceConfig(f func(*service.Config)) Option {
 }
 
 // WithConfigFile reads configuration from a YAML file (see
-// docs/configuration.md). Default: none.
+// docs/reference/configuration-options.md). Default: none.
 func WithConfigFile(path string) Option {
 	return optionFunc(func(o *startOptions) { o.file = path })
 }
@@ -191,7 +191,7 @@ type Node struct {
 	Grains *grain.Host
 	// Telemetry is the node's telemetry: metrics, traces, health, the
 	// HTTP listener (Telemetry.Address), the cluster-wide trace query
-	// (Telemetry.ClusterTrace). See docs/telemetry.md.
+	// (Telemetry.ClusterTrace). See docs/reference/telemetry.md.
 	Telemetry *telemetry.Telemetry
 	// Replicator keeps the node's replicas of the cluster's replicated
 	// data (package crdt): the service registry, topic interest, and the

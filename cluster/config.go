@@ -52,8 +52,8 @@ const (
 // the profile": WithDefaults fills zero fields from Preset(Profile), and
 // LoadConfig does so before validating. Each field's comment gives its YAML
 // key and its default in the development / production / enterprise
-// profiles; docs/configuration.md has the same table with the environment
-// variables.
+// profiles; docs/reference/configuration-options.md has the same table with
+// the environment variables.
 //
 // A Config is a plain value: functions of this package never modify the
 // Config they are given and never keep references to its slices and maps.
@@ -185,7 +185,7 @@ type Config struct {
 	LogLevel string `yaml:"log_level,omitempty"`
 
 	// Telemetry configures metrics, tracing, health endpoints and the
-	// dashboard (docs/telemetry.md).
+	// dashboard (docs/reference/telemetry.md).
 	Telemetry TelemetryConfig `yaml:"telemetry,omitempty"`
 }
 
@@ -215,7 +215,7 @@ const (
 // /debug/..., /dashboard), OpenTelemetry metrics and traces, the flight
 // recorder and the performance advisor. OTLP export of spans is configured
 // by the standard OTEL_* environment variables (OTEL_EXPORTER_OTLP_ENDPOINT
-// and the rest; see docs/telemetry.md), not here.
+// and the rest; see docs/reference/telemetry.md), not here.
 type TelemetryConfig struct {
 	// Address is the host:port of the member's HTTP listener; port 0 picks
 	// a free port, an empty host means the member's host, "off" means no

@@ -1095,10 +1095,10 @@ func TestEnvVarsCoverEveryKey(t *testing.T) {
 	}
 }
 
-// docs/configuration.md and README.md list every key and every variable,
-// and no variable LoadConfig does not read.
+// docs/reference/configuration-options.md and README.md list every key and
+// every variable, and no variable LoadConfig does not read.
 func TestConfigDocsListEveryKey(t *testing.T) {
-	for _, page := range []string{filepath.Join("..", "docs", "configuration.md"), filepath.Join("..", "README.md")} {
+	for _, page := range []string{filepath.Join("..", "docs", "reference", "configuration-options.md"), filepath.Join("..", "README.md")} {
 		data, err := os.ReadFile(page)
 		if err != nil {
 			t.Fatal(err)

@@ -108,8 +108,8 @@
 // EnvVars), and an override function for options set in code. The profile is
 // resolved first, since it chooses the preset. The environment is read
 // through an injected lookup function — os.LookupEnv in a program, a map in a
-// test — and never directly. docs/configuration.md lists every key, its
-// variable and its default in each profile.
+// test — and never directly. docs/reference/configuration-options.md lists
+// every key, its variable and its default in each profile.
 //
 // # Detection
 //

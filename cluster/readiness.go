@@ -159,7 +159,7 @@ func CheckReadiness(c Config, o ReadinessOptions) ReadinessReport {
 		for _, e := range errs.Flatten(err) {
 			var ce *ConfigError
 			if errors.As(e, &ce) {
-				add(SeverityError, AreaConfig, ce.Key, ce.Problem, "set "+ce.Key+" as the problem says (docs/configuration.md lists every key)")
+				add(SeverityError, AreaConfig, ce.Key, ce.Problem, "set "+ce.Key+" as the problem says (docs/reference/configuration-options.md lists every key)")
 			} else {
 				add(SeverityError, AreaConfig, "", e.Error(), "")
 			}

@@ -12,7 +12,8 @@
 //
 // What changes for the program: it starts with foundation.Start (with the
 // kinds from GrainKind) instead of cluster.New(...).StartMember(), and the
-// cluster is configured as Foundation's (docs/migration.md maps
-// proto.actor's settings). Calls are at most once, as every grain call in
-// Foundation (proto.actor's Request retries, which may run a request twice).
+// cluster is configured as Foundation's
+// (docs/getting-started/migration-guide.md maps proto.actor's settings).
+// Calls are at most once, as every grain call in Foundation (proto.actor's
+// Request retries, which may run a request twice).
 package migrate

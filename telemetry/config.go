@@ -116,7 +116,7 @@ const DefaultRecorderSize = 4096
 
 // Config configures a Telemetry. The zero value collects nothing and
 // serves nothing; foundation.Start fills it from the telemetry section of
-// the cluster configuration (docs/telemetry.md).
+// the cluster configuration (docs/reference/telemetry.md).
 type Config struct {
 	// Address is the host:port of the member's HTTP listener (/metrics,
 	// /healthz, /readyz, /health, /debug/..., /dashboard); port 0 picks a

@@ -451,7 +451,7 @@ func (c *cli) loadForCheck(profile cluster.Profile, file string) (*cluster.Confi
 			continue // CheckReadiness reports it
 		}
 		extra = append(extra, cluster.Finding{Severity: cluster.SeverityError, Area: cluster.AreaConfig, Problem: e.Error(),
-			Fix: "correct the value (docs/configuration.md lists every key and variable)"})
+			Fix: "correct the value (docs/reference/configuration-options.md lists every key and variable)"})
 	}
 	return captured, extra, nil
 }
