@@ -120,7 +120,7 @@ type Config struct {
 	// member that does not refute the suspicion within SuspicionMultiplier ×
 	// log10(N) × ProbeInterval (N members, log10(N) taken as at least 1) is
 	// declared failed. 1..20. Default: development 3, production and
-	// enterprise 4.
+	// enterprise 2.
 	SuspicionMultiplier int `yaml:"suspicion_multiplier,omitempty"`
 	// JoinTimeout bounds joining the cluster at start.
 	// Default: development 2s, production 10s, enterprise 10s.
