@@ -242,6 +242,10 @@ func startMembers(ctx context.Context) (nodes []*foundation.Node, stop func(), e
 				// follow: record the traces a caller sampled (the HTTP
 				// front samples every request); start none of our own.
 				c.Telemetry.Tracing = cluster.TelemetryFollow
+				// SWIM timings that a loaded machine (tests under the race
+				// detector) does not trip over: a member suspected by a
+				// late probe would see its grains moved.
+				c.ProbeInterval, c.ProbeTimeout = time.Second, 500*time.Millisecond
 			}),
 		}
 		switch role {
