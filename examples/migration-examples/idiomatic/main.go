@@ -142,6 +142,10 @@ func run(ctx context.Context, out io.Writer) error {
 				c.Provider, c.Seeds = cluster.ProviderStatic, seeds
 				c.Secret = "shop-cluster-secret"
 				c.Telemetry.Address = cluster.TelemetryOff
+				// Probes that a loaded machine (tests under the race
+				// detector) does not fail: a member suspected by a late
+				// probe would see its grains, and their state, moved.
+				c.ProbeInterval, c.ProbeTimeout = time.Second, 500*time.Millisecond
 			}),
 			foundation.WithEnv(func(string) (string, bool) { return "", false }),
 			foundation.WithLogger(zap.NewNop()))
