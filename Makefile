@@ -19,7 +19,8 @@ build:
 
 ## test: the whole suite, under the race detector; then, without it, the
 ## tests that run proto.actor's own cluster, which has data races of its own
-## (see cluster/protocluster), and the fifty-member formation, CPU-bound
+## (see cluster/protocluster; examples/migration-examples/before is a
+## proto.actor cluster program), and the fifty-member formation, CPU-bound
 ## under the race detector (cluster/scale_test.go); then the fuzz targets.
 ## The tests against a real Kubernetes API server need `make kubeapi` first
 ## (a prerequisite here); provider/etcd runs a second time against the etcd
@@ -28,7 +29,7 @@ test: kubeapi
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 	@echo "provider/etcd against $$($(KUBEAPI_BIN)/etcd --version | head -1)"
 	FOUNDATION_ETCD_BIN=$(KUBEAPI_BIN)/etcd $(GO) test -race -count=1 -timeout 5m ./provider/etcd/...
-	$(GO) test -count=1 -timeout 5m ./cluster/protocluster/
+	$(GO) test -count=1 -timeout 5m ./cluster/protocluster/ ./examples/migration-examples/before/
 	$(GO) test -count=1 -timeout 5m -run 'TestFiftyMembersFromOneSeed' ./cluster/
 	$(MAKE) fuzz
 

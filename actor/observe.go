@@ -42,6 +42,16 @@ type Observer interface {
 	Received(token any)
 }
 
+// ErrorObserver is an Observer that also learns when a handler failed:
+// when the handler of a message Receive saw answered a Call with an error
+// (a Server's HandleCall; a grain's Receive, which its activation returns)
+// or crashed, the System calls ReceivedError with that error instead of
+// Received, on the same goroutine.
+type ErrorObserver interface {
+	Observer
+	ReceivedError(token any, err error)
+}
+
 // WithObserver installs o (see Observer). It also turns on the per-kind
 // message counts (System.Kinds) and process kinds (System.Processes).
 // Default: none.
@@ -147,9 +157,14 @@ func (p *process) receiveObserved(o Observer, c actor.Context, m any, h actor.Re
 		kind = x.kind.name
 	}
 	ctx, tok := o.Receive(c.Self(), kind, b, m, Headers(h.ToMap()))
-	x.mctx = ctx
+	x.mctx, x.herr = ctx, nil
 	defer func() {
-		x.mctx = nil
+		err := x.herr
+		x.mctx, x.herr = nil, nil
+		if eo, ok := o.(ErrorObserver); ok && err != nil {
+			eo.ReceivedError(tok, err)
+			return
+		}
 		o.Received(tok)
 	}()
 	if p.x.exiting {

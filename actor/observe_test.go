@@ -3,6 +3,7 @@ package actor_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -194,5 +195,81 @@ func TestKindsAndProcesses(t *testing.T) {
 	}
 	if actor.KindOf(ctxServer{}) != "ctx-server" || actor.KindOf(&recorder{}) != "*actor_test.recorder" {
 		t.Fatal("KindOf")
+	}
+}
+
+// errObserver is an ErrorObserver: it records how each observed handler
+// ended, "ok" or its error.
+type errObserver struct {
+	obsRecorder
+	ended chan string
+}
+
+func (o *errObserver) Receive(self *actor.PID, kind string, b any, msg any, h actor.Headers) (context.Context, any) {
+	ctx, _ := o.obsRecorder.Receive(self, kind, b, msg, h)
+	return ctx, "receive-token"
+}
+
+func (o *errObserver) Received(tok any) { o.ended <- fmt.Sprintf("%v ok", tok) }
+
+func (o *errObserver) ReceivedError(tok any, err error) { o.ended <- fmt.Sprintf("%v %v", tok, err) }
+
+// failingServer answers "fail" with an error, panics on "crash", and
+// answers anything else.
+type failingServer struct{ actor.ServerBase }
+
+func (failingServer) HandleCall(_ actor.Process, req any) (any, error) {
+	switch req {
+	case "fail":
+		return nil, errors.New("no such order")
+	case "crash":
+		panic("boom")
+	}
+	return "done", nil
+}
+
+// An ErrorObserver learns the error a handler answered a call with, and a
+// crash; a handler that succeeded ends with Received.
+func TestErrorObserverSeesHandlerErrors(t *testing.T) {
+	o := &errObserver{ended: make(chan string, 8)}
+	s := start(t, actor.WithObserver(o))
+	pid, err := s.Spawn(failingServer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := actor.WithHeaders(context.Background(), actor.Headers{"user": "ada"})
+	next := func() string {
+		select {
+		case v := <-o.ended:
+			return v
+		case <-time.After(5 * time.Second):
+			t.Fatal("the observer saw no end of the handler")
+			return ""
+		}
+	}
+	if _, err := actor.Call[string](ctx, s, pid, "ok"); err != nil {
+		t.Fatal(err)
+	}
+	if got := next(); got != "receive-token ok" {
+		t.Fatalf("after a reply: %q, want receive-token ok", got)
+	}
+	if _, err := actor.Call[string](ctx, s, pid, "fail"); err == nil || !strings.Contains(err.Error(), "no such order") {
+		t.Fatalf("Call fail: %v", err)
+	}
+	if got := next(); got != "receive-token no such order" {
+		t.Fatalf("after an error: %q, want receive-token no such order", got)
+	}
+	// The next handler that succeeds ends with Received again.
+	if _, err := actor.Call[string](ctx, s, pid, "ok"); err != nil {
+		t.Fatal(err)
+	}
+	if got := next(); got != "receive-token ok" {
+		t.Fatalf("after a reply following an error: %q", got)
+	}
+	if _, err := actor.Call[string](ctx, s, pid, "crash"); err == nil {
+		t.Fatal("Call crash: no error")
+	}
+	if got := next(); !strings.HasPrefix(got, "receive-token ") || !strings.Contains(got, "boom") {
+		t.Fatalf("after a crash: %q, want the panic", got)
 	}
 }

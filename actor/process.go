@@ -155,6 +155,7 @@ type procExt struct {
 	terminated bool            // Terminate has run
 	pending    map[string]*PID // deferred calls not yet answered
 	mctx       context.Context // ContextOf the message being handled, once made
+	herr       error           // with an Observer: the error the handler answered a call with, or its crash
 	kind       *kindStats      // with an Observer: the process's kind's counters
 }
 
@@ -265,6 +266,9 @@ func (p *process) recoverPanic() {
 			ce.Write(zap.ByteString("stack", debug.Stack()))
 		}
 		p.failCall(err)
+		if p.sys.opts.observer != nil {
+			p.ext().herr = err
+		}
 		p.Stop(ErrorReason(err))
 	}
 }

@@ -68,6 +68,9 @@ func (p *process) serve(srv Server, c Context, m any) {
 	}
 	reply, err := srv.HandleCall(p, m)
 	if err != nil {
+		if p.sys.opts.observer != nil {
+			p.x.herr = err
+		}
 		p.sys.reply(ReplyTo{pid: sender}, err)
 		return
 	}

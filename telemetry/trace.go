@@ -206,7 +206,7 @@ func (tg *tracing) inject(ctx context.Context, h actor.Headers) actor.Headers {
 // handlers, call latency, before Start nothing.
 type actorObserver struct{ t *Telemetry }
 
-var _ actor.Observer = actorObserver{}
+var _ actor.ErrorObserver = actorObserver{}
 
 // callToken carries a traced call's span and start to Replied.
 type callToken struct {
@@ -307,6 +307,14 @@ func (o actorObserver) Receive(self *actor.PID, kind string, b any, msg any, h a
 func (o actorObserver) Received(tok any) {
 	if rt, ok := tok.(receiveToken); ok {
 		rt.span.End()
+	}
+}
+
+// ReceivedError ends the handler's span with the error it answered with
+// (or its crash): the span of the hop where a failure began is marked.
+func (o actorObserver) ReceivedError(tok any, err error) {
+	if rt, ok := tok.(receiveToken); ok {
+		endSpan(rt.span, err)
 	}
 }
 
