@@ -187,6 +187,12 @@ func startCluster(ctx context.Context, log *zap.Logger) ([]*chatNode, error) {
 				c.Seeds = seeds
 				c.Labels = map[string]string{labelNode: cn.name}
 				c.Telemetry.Address = cluster.TelemetryOff
+				// Failure detection at a relaxed pace: three nodes in one
+				// process share its CPU (with the race detector, in CI, on a
+				// busy machine), where the development profile's 100ms probes
+				// would take a starved node for a dead one.
+				c.ProbeInterval, c.ProbeTimeout, c.SuspicionMultiplier = time.Second, 500*time.Millisecond, 5
+				c.SplitBrain.StableAfter = 2 * time.Second
 			}))
 		if err != nil {
 			return ns, fmt.Errorf("%s: %w", cn.name, err)
