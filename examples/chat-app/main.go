@@ -187,11 +187,13 @@ func startCluster(ctx context.Context, log *zap.Logger) ([]*chatNode, error) {
 				c.Seeds = seeds
 				c.Labels = map[string]string{labelNode: cn.name}
 				c.Telemetry.Address = cluster.TelemetryOff
-				// Failure detection at a relaxed pace: three nodes in one
-				// process share its CPU (with the race detector, in CI, on a
-				// busy machine), where the development profile's 100ms probes
-				// would take a starved node for a dead one.
-				c.ProbeInterval, c.ProbeTimeout, c.SuspicionMultiplier = time.Second, 500*time.Millisecond, 5
+				// Patient failure detection: three nodes in one process share
+				// its CPU (with the race detector, in CI, on a busy machine),
+				// where the development profile would take a node starved for
+				// 300ms for a dead one. A suspected node now has 4s to answer
+				// (20 × 200ms); probes stay short, so that none outlives Stop
+				// for long.
+				c.ProbeInterval, c.ProbeTimeout, c.SuspicionMultiplier = 200*time.Millisecond, 100*time.Millisecond, 20
 				c.SplitBrain.StableAfter = 2 * time.Second
 			}))
 		if err != nil {

@@ -276,7 +276,16 @@ func awaitWorkers(ctx context.Context, ns []*foundation.Node) error {
 		}
 		select {
 		case <-wctx.Done():
-			return fmt.Errorf("%d of %d nodes discover all %d workers: %w", seen, len(ns), nodes*workersPerNode, wctx.Err())
+			var detail []string
+			for i, n := range ns {
+				insts, _ := n.Services.Discover(serviceWorkers)
+				var names []string
+				for _, in := range insts {
+					names = append(names, in.Metadata["worker"])
+				}
+				detail = append(detail, fmt.Sprintf("node%d discovers %v", i+1, names))
+			}
+			return fmt.Errorf("%d of %d nodes discover all %d workers (%s): %w", seen, len(ns), nodes*workersPerNode, strings.Join(detail, "; "), wctx.Err())
 		case <-t.C:
 		}
 	}
@@ -316,11 +325,13 @@ func startCluster(ctx context.Context, log *zap.Logger) ([]*foundation.Node, err
 				c.Provider = cluster.ProviderStatic
 				c.Seeds = seeds
 				c.Telemetry.Address = cluster.TelemetryOff
-				// Failure detection at a relaxed pace: three nodes in one
-				// process share its CPU (with the race detector, in CI, on a
-				// busy machine), where the development profile's 100ms probes
-				// would take a starved node for a dead one.
-				c.ProbeInterval, c.ProbeTimeout, c.SuspicionMultiplier = time.Second, 500*time.Millisecond, 5
+				// Patient failure detection: three nodes in one process share
+				// its CPU (with the race detector, in CI, on a busy machine),
+				// where the development profile would take a node starved for
+				// 300ms for a dead one. A suspected node now has 4s to answer
+				// (20 × 200ms); probes stay short, so that none outlives Stop
+				// for long.
+				c.ProbeInterval, c.ProbeTimeout, c.SuspicionMultiplier = 200*time.Millisecond, 100*time.Millisecond, 20
 				c.SplitBrain.StableAfter = 2 * time.Second
 			}))
 		if err != nil {
