@@ -342,24 +342,31 @@ func (cn *chatNode) online(ctx context.Context, room, user string, open bool) er
 	k := room + "/" + user
 	cn.mu.Lock()
 	defer cn.mu.Unlock() // held across the write, so that adds and removes keep their order
-	before := cn.streams[k]
+	before, after := cn.streams[k], cn.streams[k]-1
 	if open {
-		cn.streams[k]++
-	} else if cn.streams[k]--; cn.streams[k] <= 0 {
+		after = before + 1
+	}
+	if after > 0 {
+		cn.streams[k] = after
+	} else {
 		delete(cn.streams, k)
 	}
-	if before > 0 && cn.streams[k] > 0 {
+	if before > 0 && after > 0 {
 		return nil
 	}
 	n := cn.node.Load()
 	elem := user + "@" + n.Membership.Self().ID
-	return crdt.Update(ctx, n.Replicator, presenceKey(room), crdt.Local, func(s *crdt.ORSet[string], op crdt.Op) {
+	err := crdt.Update(ctx, n.Replicator, presenceKey(room), crdt.Local, func(s *crdt.ORSet[string], op crdt.Op) {
 		if open {
 			s.Add(op.Replica, elem)
 		} else {
 			s.Remove(op.Replica, elem)
 		}
 	})
+	if err != nil && open {
+		delete(cn.streams, k) // the stream is refused: it was the first
+	}
+	return err
 }
 
 // events streams a room to a user who joined it, as Server-Sent Events:

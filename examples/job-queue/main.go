@@ -52,6 +52,7 @@ func main() {
 	flag.IntVar(&o.Jobs, "jobs", o.Jobs, "how many jobs to submit (ids 1..jobs), 1 to 100000")
 	flag.IntVar(&o.Retry.Attempts, "attempts", o.Retry.Attempts, "attempts per job before it is dead-lettered")
 	flag.DurationVar(&o.Retry.Backoff, "backoff", o.Retry.Backoff, "wait before a job's second attempt; doubles for each later one")
+	flag.DurationVar(&o.Retry.MaxBackoff, "max-backoff", o.Retry.MaxBackoff, "longest wait between two attempts (at least -backoff)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
