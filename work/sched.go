@@ -8,7 +8,8 @@ import "slices"
 //
 // Chunks are handed out on demand: a member gets another chunk while it
 // holds fewer tasks than its workers plus one chunk, so every worker stays
-// busy and each member has one chunk queued, never more. Without a fixed
+// busy and each member has one chunk queued, never more; near the end only
+// free workers get tasks (see next). Without a fixed
 // chunk size the chunks are guided: the tasks still waiting divided by
 // guidedFactor times the workers of every member (between 1 and
 // maxAutoChunk), large while much waits, one task at a time at the end,
@@ -119,6 +120,11 @@ func (s *sched) size() int {
 
 // next returns the next chunk to send and its member, or ok false when
 // nothing should be sent now. The member with the most free room gets it.
+// While at least as many tasks wait as every member has workers, a member
+// may hold one chunk beyond its workers (queued there, so that no worker
+// waits for a round trip); after that only free workers get tasks, one
+// chunk at most each: a task queued behind a busy worker at the end would
+// wait while another member's worker is idle.
 func (s *sched) next() (id string, chunk []int, ok bool) {
 	for len(s.pending) > 0 && s.done[s.pending[0]] {
 		s.pending = s.pending[1:]
@@ -126,11 +132,18 @@ func (s *sched) next() (id string, chunk []int, ok bool) {
 	if len(s.pending) == 0 {
 		return "", nil, false
 	}
-	c := s.size()
+	c, w := s.size(), 0
+	for _, h := range s.members {
+		w += h.workers
+	}
+	ahead := c
+	if len(s.pending) < w {
+		ahead = 0
+	}
 	best, room := "", 0
 	for _, m := range s.order {
 		h := s.members[m]
-		if r := h.workers + c - len(h.held); r > room {
+		if r := h.workers + ahead - len(h.held); r > room {
 			best, room = m, r
 		}
 	}

@@ -56,13 +56,15 @@ func TestSchedLoseRequeuesFirst(t *testing.T) {
 	s.add("a", 1)
 	s.add("b", 1)
 	got := drainNext(s)
-	// room: workers + chunk = 4 each, in chunks of 3: a 0-2, b 3-5, a 6-8, b 9.
-	if !slices.Equal(got["a"], []int{0, 1, 2, 6, 7, 8}) || !slices.Equal(got["b"], []int{3, 4, 5, 9}) {
+	// room: workers + chunk = 4 each, in chunks of 3: a 0-2, b 3-5, a 6-8;
+	// then fewer tasks wait (1) than there are workers (2): only a free
+	// worker gets one, and none is free.
+	if !slices.Equal(got["a"], []int{0, 1, 2, 6, 7, 8}) || !slices.Equal(got["b"], []int{3, 4, 5}) {
 		t.Fatalf("chunks %v", got)
 	}
 	s.complete("b", 3)
-	if n := s.lose("b"); n != 3 {
-		t.Fatalf("lose requeued %d, want 3 (4, 5, 9)", n)
+	if n := s.lose("b"); n != 2 {
+		t.Fatalf("lose requeued %d, want 2 (4, 5)", n)
 	}
 	if s.has("b") || s.active() != 1 {
 		t.Fatal("b still active")
@@ -85,6 +87,42 @@ func TestSchedLoseRequeuesFirst(t *testing.T) {
 	s.complete("a", 9)
 	if !s.finished() || s.remaining() != 0 {
 		t.Fatal("not finished")
+	}
+}
+
+// TestSchedTail: once fewer tasks wait than there are workers, only a
+// member with a free worker gets one.
+func TestSchedTail(t *testing.T) {
+	s := newSched(make([]bool, 11), 1)
+	s.add("a", 2)
+	s.add("b", 2)
+	got := drainNext(s)
+	// 11 waiting, 4 workers: each holds workers + 1 = 3 (6 sent), then 5
+	// wait (>= 4): nobody has room.
+	if len(got["a"]) != 3 || len(got["b"]) != 3 {
+		t.Fatalf("got %v", got)
+	}
+	s.complete("a", got["a"][0])
+	// 5 wait, room again for one on a (3 held - 1 done + 1 = 3).
+	if got := drainNext(s); len(got["a"]) != 1 || len(got["b"]) != 0 {
+		t.Fatalf("after a's first result: %v", got)
+	}
+	s.complete("a", got["a"][1])
+	s.complete("a", got["a"][2])
+	// 4 wait (= workers): still one ahead, a (holding 1) gets one; then 3
+	// wait (< 4 workers), a's two workers are busy: no more.
+	if got := drainNext(s); len(got["a"]) != 1 || len(got["b"]) != 0 {
+		t.Fatalf("4 waiting, then 3: %v", got)
+	}
+	// b holds 3 (one beyond its workers): nothing while no worker is free.
+	s.complete("b", got["b"][0])
+	if got := drainNext(s); len(got) != 0 {
+		t.Fatalf("b at its workers, 3 waiting: %v", got)
+	}
+	// b has one free worker: exactly one task.
+	s.complete("b", got["b"][1])
+	if got := drainNext(s); len(got["b"]) != 1 || len(got["a"]) != 0 {
+		t.Fatalf("b with a free worker, 3 waiting: %v", got)
 	}
 }
 

@@ -191,9 +191,16 @@ func (cc *cconn) write(req *protos.WorkRequest) error {
 type sconn struct {
 	conn net.Conn
 	peer string
-	wmu  sync.Mutex
 	mu   sync.Mutex
 	runs map[uint64]*srun
+
+	// Replies are combined: the goroutine that finds no write in progress
+	// writes every frame queued meanwhile in one write (tasks that end
+	// together cost one system call).
+	wmu     sync.Mutex
+	queued  []byte
+	writing bool
+	broken  bool
 }
 
 // srun is one coordinator's run on this member.
@@ -308,23 +315,39 @@ func (h *Host) exec(sc *sconn, run uint64, sr *srun, t *protos.WorkTask) {
 	sc.reply(&protos.WorkReply{Run: run, Op: protos.WorkOp_WORK_OP_CHUNK, Result: res})
 }
 
-// reply writes rep; a failed write closes the stream (false).
+// reply queues rep and writes the queue unless another goroutine is
+// writing it; a failed write closes the stream (false).
 func (sc *sconn) reply(rep *protos.WorkReply) bool {
-	b, err := frame.Append(nil, rep, maxFrame)
+	sc.wmu.Lock()
+	var err error
+	sc.queued, err = frame.Append(sc.queued, rep, maxFrame)
 	if err != nil && rep.Result != nil {
 		rep.Result = &protos.WorkResult{Index: rep.Result.Index, Failed: true, Error: "the result's frame: " + err.Error()}
-		b, err = frame.Append(nil, rep, maxFrame)
+		sc.queued, err = frame.Append(sc.queued, rep, maxFrame)
 	}
-	if err != nil {
-		return true
-	}
-	sc.wmu.Lock()
-	_ = sc.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-	_, err = sc.conn.Write(b)
-	sc.wmu.Unlock()
-	if err != nil {
-		_ = sc.conn.Close()
+	if sc.broken {
+		sc.wmu.Unlock()
 		return false
 	}
-	return true
+	if err != nil || sc.writing {
+		sc.wmu.Unlock()
+		return true
+	}
+	sc.writing = true
+	for len(sc.queued) > 0 {
+		b := sc.queued
+		sc.queued = nil
+		sc.wmu.Unlock()
+		_ = sc.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+		_, err := sc.conn.Write(b)
+		sc.wmu.Lock()
+		if err != nil {
+			sc.broken, sc.queued = true, nil
+			_ = sc.conn.Close()
+		}
+	}
+	sc.writing = false
+	ok := !sc.broken
+	sc.wmu.Unlock()
+	return ok
 }
