@@ -92,3 +92,60 @@ func TestMemberKilledMidRun(t *testing.T) {
 func TestMemberUnreachableMidRun(t *testing.T) {
 	lossCase(t, func(e *env) { e.c.Isolate(3) })
 }
+
+// TestMemberJoiningMidRunTakesPart: a member of the role that joins
+// during a run gets tasks of it.
+func TestMemberJoiningMidRunTakesPart(t *testing.T) {
+	gate := make(chan struct{})
+	var mu sync.Mutex
+	ran := map[int]int{}
+	kind := func(member int) work.Kind[int, int] {
+		return work.Kind[int, int]{Name: "square", Handler: func(ctx context.Context, i int) (int, error) {
+			mu.Lock()
+			ran[member]++
+			mu.Unlock()
+			if member == 1 {
+				select { // the first member is slow until the newcomer worked
+				case <-gate:
+				case <-ctx.Done():
+					return 0, ctx.Err()
+				}
+			}
+			return i * i, nil
+		}}
+	}
+	e := start(t, 2, coordinatorAndWorkers(func(i int) []work.AnyKind { return []work.AnyKind{kind(i)} }))
+	ctx := ctxT(t, 60*time.Second)
+	type out struct {
+		res []work.Result[int]
+		err error
+	}
+	done := make(chan out, 1)
+	go func() {
+		res, err := work.Run(ctx, e.host(0), kind(-1), ints(40), work.Role(ai))
+		done <- out{res, err}
+	}()
+	clustertest.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return ran[1] == 2 }, 20*time.Second, "member 1's pool is busy")
+	if _, err := e.c.Add(); err != nil {
+		t.Fatal(err)
+	}
+	clustertest.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return ran[2] > 0 }, 20*time.Second, "the new member runs tasks of the run")
+	close(gate)
+	o := <-done
+	if o.err != nil {
+		t.Fatal(o.err)
+	}
+	newcomer := e.id(2)
+	n := 0
+	for i, r := range o.res {
+		if r.Err != nil || r.Value != i*i {
+			t.Fatalf("result %d = %+v", i, r)
+		}
+		if r.Member == newcomer {
+			n++
+		}
+	}
+	if n == 0 {
+		t.Fatal("no result from the member that joined")
+	}
+}

@@ -326,6 +326,16 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tc.name, tc.err, tc.want)
 		}
 	}
+	unstarted, err := work.NewHost(e.c.Member(0).Membership, work.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := work.Run(ctx, unstarted, square(0), ints(1)); !errors.Is(err, work.ErrClosed) {
+		t.Fatalf("Run on a host not started: %v", err)
+	}
+	if err := unstarted.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if res, err := work.Run(ctx, h, square(0), nil); err != nil || len(res) != 0 {
 		t.Fatalf("no tasks: %v, %v", res, err)
 	}
