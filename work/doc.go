@@ -26,7 +26,9 @@
 // at a time near the end, so members finish together), on demand: a
 // member gets another chunk while it holds fewer tasks than its workers
 // plus one chunk, so a fast member takes more and a slow one less. Members
-// that join during the run take part once they accept it.
+// that join during the run take part once they accept it; a member that
+// refused the run (it did not serve the kind yet) or was lost from it is
+// asked again a second later while the view has it Up.
 //
 // # Promises
 //

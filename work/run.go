@@ -254,8 +254,14 @@ type run[In, Out any] struct {
 type peer struct {
 	phase phase
 	cc    *cconn
-	why   string // phaseOut: why the member is not used
+	why   string    // phaseOut: why the member is not used
+	retry time.Time // phaseOut: when a scan may ask it again
 }
+
+// retryOut is how long a member that refused the run or was lost from it
+// waits before a scan asks it again (while it is Up): a member that has
+// just joined may not serve the work protocol or the kind yet.
+const retryOut = time.Second
 
 type phase uint8
 
@@ -339,25 +345,28 @@ func (r *run[In, Out]) loop() error {
 	}
 }
 
-// scan takes the members of the role not yet seen: this member at once
-// when it runs the kind, the others once they accept the run.
+// scan takes the members of the role not yet seen, and those out of the
+// run for retryOut: this member at once when it runs the kind, the others
+// once they accept the run.
 func (r *run[In, Out]) scan() {
 	r.rs.viewPending.Store(false)
+	now := time.Now()
 	for _, m := range r.h.ms.View().Members {
 		if (m.Status != cluster.Up && m.ID != r.h.self) || !m.HasLabels(r.o.role) {
 			continue
 		}
-		if _, seen := r.state[m.ID]; seen {
+		if p, seen := r.state[m.ID]; !seen {
+			r.roleSeen++
+		} else if p.phase != phaseOut || now.Before(p.retry) {
 			continue
 		}
-		r.roleSeen++
 		if m.ID == r.h.self {
 			if e := r.h.kind(r.kind.Name); e != nil {
 				r.local = e
 				r.state[m.ID] = &peer{phase: phaseActive}
 				r.s.add(m.ID, e.workers)
 			} else {
-				r.state[m.ID] = &peer{phase: phaseOut, why: "does not run the kind"}
+				r.state[m.ID] = &peer{phase: phaseOut, why: "does not run the kind", retry: now.Add(retryOut)}
 			}
 			continue
 		}
@@ -397,7 +406,7 @@ func (r *run[In, Out]) out(id, why string) {
 		p.cc.detach(r.rs)
 		_ = p.cc.write(&protos.WorkRequest{Run: r.rs.id, Op: protos.WorkOp_WORK_OP_CLOSE})
 	}
-	p.phase, p.why, p.cc = phaseOut, why, nil
+	p.phase, p.why, p.cc, p.retry = phaseOut, why, nil, time.Now().Add(retryOut)
 }
 
 func (r *run[In, Out]) handle(ev event) {
