@@ -64,8 +64,9 @@ func NewHost(ms *cluster.Membership, cfg Config) (*Host, error) {
 
 // Register makes this member run kinds, each with a worker pool of
 // Kind.Workers (or Config.Workers). A kind may be registered before or
-// after Start; runs that began earlier do not see it. Registering a name
-// twice is ErrInvalid; nothing is registered when any kind is invalid.
+// after Start; a run in progress that found this member without it asks
+// again about a second later. Registering a name twice is ErrInvalid;
+// nothing is registered when any kind is invalid.
 func (h *Host) Register(kinds ...AnyKind) error {
 	es := make([]*entry, 0, len(kinds))
 	for _, k := range kinds {
