@@ -36,6 +36,7 @@ import (
 	"github.com/foundation-go/foundation/pubsub"
 	"github.com/foundation-go/foundation/service"
 	"github.com/foundation-go/foundation/telemetry"
+	"github.com/foundation-go/foundation/work"
 )
 
 // Version is this Foundation's version, announced to peers.
@@ -85,6 +86,8 @@ type startOptions struct {
 	k8s       kubernetes.Interface
 	telCfg    []func(*telemetry.Config)
 	protocol  int
+	tasks     []work.AnyKind
+	workCfg   func(*work.Config)
 }
 
 // WithProtocolVersion makes the member announce wire protocol version v
@@ -114,6 +117,21 @@ func WithKubernetesClient(c kubernetes.Interface) Option {
 // member's kinds).
 func WithGrains(kinds ...grain.Kind) Option {
 	return optionFunc(func(o *startOptions) { o.kinds = append(o.kinds, kinds...) })
+}
+
+// WithTasks registers task kinds (package work) on the node's work host
+// (Node.Work): this member runs their tasks for the runs of every member,
+// each kind with a worker pool of Kind.Workers (or the work configuration's
+// Workers, default GOMAXPROCS). Give the member labels (cluster.Config's
+// Labels) to put it in a role that runs name their Role.
+func WithTasks(kinds ...work.AnyKind) Option {
+	return optionFunc(func(o *startOptions) { o.tasks = append(o.tasks, kinds...) })
+}
+
+// WithWorkConfig adjusts the work host's configuration (the default worker
+// pool size) before the node starts it.
+func WithWorkConfig(f func(*work.Config)) Option {
+	return optionFunc(func(o *startOptions) { o.workCfg = f })
 }
 
 // WithGrainConfig adjusts the grain host's configuration (timeouts).
@@ -204,6 +222,11 @@ type Node struct {
 	// Caches is the node's host of distributed caches (package cache):
 	// NewCache opens one in the profile's tier.
 	Caches *cache.Host
+	// Work is the node's host of distributed task runs (package work): it
+	// runs the kinds registered with WithTasks (or Work.Register) for the
+	// runs of every member, and work.Run(ctx, node.Work, kind, tasks, ...)
+	// runs tasks over the members of a role.
+	Work *work.Host
 
 	svcStore *service.ReplicatedStore
 	clients  sync.Map // service name -> *service.Client, for Send and Call
@@ -455,7 +478,20 @@ func (n *Node) startMessaging(ctx context.Context, o startOptions) error {
 	if n.Caches, err = cache.NewHost(n.Membership, n.Replicator, n.Log.Named("cache")); err != nil {
 		return err
 	}
-	return n.Caches.Start(ctx)
+	if err = n.Caches.Start(ctx); err != nil {
+		return err
+	}
+	wcfg := work.Config{Logger: n.Log.Named("work")}
+	if o.workCfg != nil {
+		o.workCfg(&wcfg)
+	}
+	if n.Work, err = work.NewHost(n.Membership, wcfg); err != nil {
+		return err
+	}
+	if err = n.Work.Register(o.tasks...); err != nil {
+		return err
+	}
+	return n.Work.Start(ctx)
 }
 
 // NewCache opens the cache name on n in the tier of n's profile
@@ -488,9 +524,15 @@ func (n *Node) stopMessaging(ctx context.Context) error {
 			err = e
 		}
 	}
+	if n.Work != nil {
+		// First: this member's runs end (they may still write to caches)
+		// and the tasks it runs for others are cancelled (their callers
+		// run them elsewhere).
+		keep(n.Work.Stop(ctx))
+	}
 	if n.Caches != nil {
-		// First: the caches hand their entries over while the member is
-		// still in the view and the replicator runs.
+		// The caches hand their entries over while the member is still in
+		// the view and the replicator runs.
 		keep(n.Caches.Stop(ctx))
 	}
 	if n.Services != nil {

@@ -47,6 +47,8 @@ const (
 	// ProtocolFederation carries a member's cross-cluster traffic to
 	// its cluster's gateways (package federation).
 	ProtocolFederation Protocol = 8
+	// ProtocolWork carries distributed task runs (package work).
+	ProtocolWork Protocol = 9
 )
 
 // StreamHandler serves one inbound stream of a protocol. It runs on a

@@ -49,6 +49,17 @@ func ProtocolCompatible(a, b int) bool {
 	return a-b <= 1 && b-a <= 1
 }
 
+// HasLabels reports whether m's labels include every pair of want (a
+// role): an empty want matches every member.
+func (m Member) HasLabels(want map[string]string) bool {
+	for k, v := range want {
+		if got, ok := m.Labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
 func (m Member) clone() Member {
 	m.Kinds = slices.Clone(m.Kinds)
 	m.Labels = maps.Clone(m.Labels)

@@ -23,3 +23,24 @@ func TestViewLowestUp(t *testing.T) {
 		}
 	}
 }
+
+func TestMemberHasLabels(t *testing.T) {
+	m := cluster.Member{Labels: map[string]string{"tier": "ai", "zone": "a"}}
+	for _, c := range []struct {
+		want map[string]string
+		ok   bool
+	}{
+		{nil, true},
+		{map[string]string{"tier": "ai"}, true},
+		{map[string]string{"tier": "ai", "zone": "a"}, true},
+		{map[string]string{"tier": "ai", "zone": "b"}, false},
+		{map[string]string{"gpu": ""}, false},
+	} {
+		if got := m.HasLabels(c.want); got != c.ok {
+			t.Errorf("HasLabels(%v) = %v, want %v", c.want, got, c.ok)
+		}
+	}
+	if (cluster.Member{}).HasLabels(map[string]string{"tier": "ai"}) {
+		t.Error("a member without labels has tier=ai")
+	}
+}
