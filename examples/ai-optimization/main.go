@@ -166,6 +166,14 @@ func run(ctx context.Context, out io.Writer) error {
 				c.Provider, c.Seeds = cluster.ProviderStatic, seeds
 				c.Host, c.Port, c.ClusterPort = "127.0.0.1", 0, port
 				c.Telemetry.Address = cluster.TelemetryOff
+				// Patient failure detection: four nodes in one process share
+				// its CPU (with the race detector, in CI, on a busy machine),
+				// where the development profile would take a node starved for
+				// 300ms for a dead one and re-run its tasks elsewhere (each
+				// task still appears once in the results, but the model
+				// would be called again). A suspected node has 4s to answer.
+				c.ProbeInterval, c.ProbeTimeout, c.SuspicionMultiplier = 200*time.Millisecond, 100*time.Millisecond, 20
+				c.SplitBrain.StableAfter = 2 * time.Second
 				if i > 0 {
 					c.Labels = role
 				}
