@@ -10,13 +10,14 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/foundation-go/foundation/telemetry"
+
+	"github.com/foundation-go/foundation/internal/syncbuf"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -73,7 +74,7 @@ func TestRun(t *testing.T) {
 func TestServe(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	out := &lockedBuffer{}
+	out := &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, out, true) }()
 	stopped := false
@@ -244,23 +245,4 @@ func dashboardStates(t *testing.T, client *http.Client, base string, done func(t
 	}
 	// The stream ended (the deadline passed): the caller reports what the
 	// last state lacked.
-}
-
-// lockedBuffer is a bytes.Buffer for a writer and a reader on two
-// goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

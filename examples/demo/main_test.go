@@ -1,35 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/foundation-go/foundation/internal/syncbuf"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// syncBuffer is a bytes.Buffer safe for the demo's writers (the console
-// serialises its own writes; the test reads after run returns).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // What `make demo` runs: three node processes form a cluster, the
 // singleton's host is killed with SIGKILL, the singleton answers on a
@@ -40,7 +21,7 @@ func TestDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds examples/node and runs three processes")
 	}
-	var out syncBuffer
+	var out syncbuf.Buffer
 	if err := run("static", &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
@@ -66,7 +47,7 @@ func TestDemo(t *testing.T) {
 
 // A provider the demo does not run is refused before anything starts.
 func TestDemoRefusesUnknownProvider(t *testing.T) {
-	err := run("consul", &syncBuffer{})
+	err := run("consul", &syncbuf.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), `PROVIDER="consul"`) {
 		t.Fatalf("run(consul) = %v, want the PROVIDER error", err)
 	}
