@@ -3,6 +3,7 @@ package actor_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -480,5 +481,69 @@ func TestPlainActorPanicExitsWithError(t *testing.T) {
 	// The parent survives its child's crash.
 	if _, err := actor.Call[string](ctx, s, parent, "alive"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// nameWatcher records, when it hears of a death (an exit signal or a
+// Down), whether the dead process's name and group were already free.
+type nameWatcher struct {
+	actor.ServerBase
+	s    *actor.System
+	seen chan string
+}
+
+func (w *nameWatcher) Init(p actor.Process) error {
+	p.TrapExit(true)
+	return nil
+}
+
+func (w *nameWatcher) HandleInfo(p actor.Process, msg any) {
+	free := w.s.Whereis("svc") == nil && len(w.s.Members("grp")) == 0
+	switch msg.(type) {
+	case actor.Exit:
+		w.seen <- fmt.Sprintf("exit free=%v", free)
+	case actor.Down:
+		w.seen <- fmt.Sprintf("down free=%v", free)
+	}
+}
+
+// TestNameFreeBeforeSignals: as in OTP, a dead process's names and groups
+// are free by the time a linked process gets its exit signal or a monitor
+// its Down, so a supervisor can restart a named child at once.
+func TestNameFreeBeforeSignals(t *testing.T) {
+	s := start(t)
+	// The window is a few microseconds wide: many rounds.
+	for i := range 200 {
+		r := newRecorder(false)
+		pid, _ := s.Spawn(r)
+		if err := s.Register("svc", pid); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Join("grp", pid); err != nil {
+			t.Fatal(err)
+		}
+		w := &nameWatcher{s: s, seen: make(chan string, 2)}
+		wpid, err := s.Spawn(w, actor.WithLink(pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Monitor(wpid, pid); err != nil {
+			t.Fatal(err)
+		}
+		crash(s, pid, "boom")
+		got := map[string]bool{}
+		for range 2 {
+			select {
+			case m := <-w.seen:
+				got[m] = true
+			case <-time.After(5 * time.Second):
+				t.Fatalf("round %d: the watcher heard %v", i, got)
+			}
+		}
+		if !got["exit free=true"] || !got["down free=true"] {
+			t.Fatalf("round %d: %v, want the name and group free at both signals", i, got)
+		}
+		r.wait(t)
+		_ = s.Kill(wpid)
 	}
 }

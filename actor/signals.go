@@ -374,7 +374,7 @@ func (g *guardian) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, chi
 }
 
 // exited is called once by a dying process (after the engine removed it from
-// the registry): it fires links and monitors and frees names and groups.
+// the registry): it frees names and groups, then fires links and monitors.
 // It returns whether the process was killed.
 func (s *System) exited(self *PID, reason Reason) (killed bool) {
 	e := s.table.take(self)
@@ -384,20 +384,10 @@ func (s *System) exited(self *PID, reason Reason) (killed bool) {
 	if e.killed {
 		reason = Killed
 	}
-	for _, other := range e.links {
-		s.table.peek(other, func(oe *entry) { delete(oe.links, key(self)) })
-		// As in OTP, linked processes receive reason killed as an ordinary,
-		// trappable exit signal.
-		s.tell(other, &exitSignal{from: self, reason: reason})
-	}
-	// Monitors this process held die with it, as in OTP: the targets
-	// forget them (no Down will be sent to a dead watcher).
-	for ref, target := range e.monitoring {
-		s.table.peek(target, func(te *entry) { delete(te.monitoredBy, ref) })
-	}
-	for ref, watcher := range e.monitoredBy {
-		s.tell(watcher, &downSignal{Down{Ref: MonitorRef{id: ref, watcher: watcher, target: self}, PID: self, Reason: reason}})
-	}
+	// Names and groups are freed before any link or monitor hears of the
+	// death, as in OTP: a supervisor restarting a named child on its exit
+	// signal, or a watcher registering a successor on Down, finds the name
+	// free.
 	if len(e.names) > 0 {
 		s.table.namesMu.Lock()
 		for _, n := range e.names {
@@ -419,6 +409,20 @@ func (s *System) exited(self *PID, reason Reason) (killed bool) {
 			}
 		}
 		s.table.groupsMu.Unlock()
+	}
+	for _, other := range e.links {
+		s.table.peek(other, func(oe *entry) { delete(oe.links, key(self)) })
+		// As in OTP, linked processes receive reason killed as an ordinary,
+		// trappable exit signal.
+		s.tell(other, &exitSignal{from: self, reason: reason})
+	}
+	// Monitors this process held die with it, as in OTP: the targets
+	// forget them (no Down will be sent to a dead watcher).
+	for ref, target := range e.monitoring {
+		s.table.peek(target, func(te *entry) { delete(te.monitoredBy, ref) })
+	}
+	for ref, watcher := range e.monitoredBy {
+		s.tell(watcher, &downSignal{Down{Ref: MonitorRef{id: ref, watcher: watcher, target: self}, PID: self, Reason: reason}})
 	}
 	return e.killed
 }

@@ -15,9 +15,8 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/foundation-go/foundation/telemetry"
-
 	"github.com/foundation-go/foundation/internal/syncbuf"
+	"github.com/foundation-go/foundation/telemetry"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
