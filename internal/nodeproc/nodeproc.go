@@ -64,7 +64,7 @@ func ModuleRoot() (string, error) {
 func FreePorts(n int) ([]int, error) {
 	lo, hi := 10000, ephemeralLow()
 	if hi-lo < 1000 {
-		lo, hi = 1024, hi
+		lo = 1024
 	}
 	var ports []int
 	var hold []io.Closer
