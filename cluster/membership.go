@@ -494,6 +494,20 @@ func (m *Membership) halt(leave bool, ctx context.Context) error {
 	}
 	close(m.quit)
 	m.wg.Wait()
+	// memberlist's Shutdown does not wait for a probe in flight: its
+	// goroutine waits for the probe's ack timer, which fires a probe
+	// interval after the ping was sent, whatever happens to the transport.
+	// Nothing signals its end, so wait out that bound (the last send, plus
+	// the interval; within ctx): Stop returns with no goroutine of the
+	// membership's left running.
+	if d := time.Until(m.tr.probeDone(m.cfg.ProbeInterval)); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
 	m.mu.Lock()
 	m.publishLocked(m.vs.stop(m.now()))
 	for id, ch := range m.subs {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -26,6 +27,10 @@ type mlTransport struct {
 	quit     chan struct{}
 	once     sync.Once
 	wg       sync.WaitGroup
+	// lastSend is when memberlist last sent a packet or opened a stream
+	// (unix nanos): a probe in flight ends at most a probe interval after
+	// its ping (see Membership.Stop).
+	lastSend atomic.Int64
 }
 
 var _ memberlist.NodeAwareTransport = (*mlTransport)(nil)
@@ -53,7 +58,19 @@ func (t *mlTransport) WriteTo(b []byte, addr string) (time.Time, error) {
 }
 
 func (t *mlTransport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, error) {
-	return time.Now(), t.packets.WriteTo(b, a.Addr)
+	now := time.Now()
+	t.lastSend.Store(now.UnixNano())
+	return now, t.packets.WriteTo(b, a.Addr)
+}
+
+// probeDone is when a memberlist probe begun before now has certainly
+// ended: a probe interval after the last packet or stream it sent.
+func (t *mlTransport) probeDone(probeInterval time.Duration) time.Time {
+	last := t.lastSend.Load()
+	if last == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, last).Add(probeInterval)
 }
 
 func (t *mlTransport) PacketCh() <-chan *memberlist.Packet { return t.packetCh }
@@ -63,6 +80,7 @@ func (t *mlTransport) DialTimeout(addr string, timeout time.Duration) (net.Conn,
 }
 
 func (t *mlTransport) DialAddressTimeout(a memberlist.Address, timeout time.Duration) (net.Conn, error) {
+	t.lastSend.Store(time.Now().UnixNano())
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	go func() {

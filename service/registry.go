@@ -82,11 +82,17 @@ type Registry struct {
 	nextW   int
 	closed  bool
 
-	up      atomic.Pointer[map[string]bool] // Up members of the view
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	started bool
+	up atomic.Pointer[map[string]bool] // Up members of the view
+	// rebuildMu makes rebuilds one at a time: each reads the Up set and
+	// the store, then publishes, so the last published is the newest.
+	// Without it a rebuild from a store change that read the Up set
+	// before a join could publish after the join's rebuild, and the
+	// joined member's instances stayed out until the next change.
+	rebuildMu sync.Mutex
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	started   bool
 }
 
 // snapshot is one service's instances as this member routes to them:
@@ -141,6 +147,9 @@ func (r *Registry) Start(context.Context) error {
 	go func() {
 		defer r.wg.Done()
 		defer unsub()
+		// The view may have changed between New and Subscribe.
+		r.refreshUp()
+		r.rebuildAll()
 		for {
 			select {
 			case <-r.ctx.Done():
@@ -441,6 +450,8 @@ func (r *Registry) rebuildAll() {
 var version atomic.Uint64
 
 func (r *Registry) rebuild(name string) {
+	r.rebuildMu.Lock()
+	defer r.rebuildMu.Unlock()
 	up := *r.up.Load()
 	all := r.store.List(name)
 	var local, remote []Instance

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -104,8 +105,26 @@ func TestPartitionListingsConverge(t *testing.T) {
 		}
 	}
 	all := memberAddrs(e, 0, 1, 2, 3, 4)
-	for _, r := range e.regs {
-		clustertest.Eventually(t, func() bool { return slices.Equal(addresses(r, "echo"), all) }, 10*time.Second, "every member discovers five instances")
+	// On a failure, say what each member listed last.
+	var seenMu sync.Mutex
+	seen := make([][]string, len(e.regs))
+	defer func() {
+		if t.Failed() {
+			seenMu.Lock()
+			defer seenMu.Unlock()
+			for i, l := range seen {
+				t.Logf("member %d (%s) lists %v", i, e.c.Member(i).Membership.Self().ID, l)
+			}
+		}
+	}()
+	for i, r := range e.regs {
+		clustertest.Eventually(t, func() bool {
+			l := addresses(r, "echo")
+			seenMu.Lock()
+			seen[i] = l
+			seenMu.Unlock()
+			return slices.Equal(l, all)
+		}, 10*time.Second, "every member discovers five instances")
 	}
 	e.c.Split([]int{0, 1, 2}, []int{3, 4})
 	majority := memberAddrs(e, 0, 1, 2)
