@@ -60,9 +60,13 @@ type reg struct {
 	st    *store[[]byte]
 	stats *stats
 
-	topo    atomic.Pointer[topo]
-	near    atomic.Pointer[nearHooks]
-	leaving atomic.Bool
+	topo atomic.Pointer[topo]
+	// refreshMu makes refreshes one at a time, so that one that read the
+	// membership and the hosting set before a change cannot publish its
+	// topology after the change's.
+	refreshMu sync.Mutex
+	near      atomic.Pointer[nearHooks]
+	leaving   atomic.Bool
 
 	lmu      sync.Mutex
 	leases   map[string]*lease
@@ -101,6 +105,8 @@ func (r *reg) setHosting(present bool) error {
 // refresh recomputes the hosting members (Up members of the hosting set;
 // not this member while it leaves) and starts a rebalance on a change.
 func (r *reg) refresh() {
+	r.refreshMu.Lock()
+	defer r.refreshMu.Unlock()
 	s, err := crdt.Get(context.Background(), r.h.rep, r.hostingKey(), crdt.Local)
 	if err != nil {
 		return

@@ -358,9 +358,11 @@ func (h *Host) forgetPeer(id string) {
 
 // refresh rebuilds the view from the membership.
 func (h *Host) refresh() {
-	cv := h.ms.View()
+	// The membership view is read under topoMu: a refresh that read an
+	// older view must not store it after a newer one.
 	h.topoMu.Lock()
 	defer h.topoMu.Unlock()
+	cv := h.ms.View()
 	for id, at := range h.gone {
 		if time.Since(at) > time.Minute {
 			delete(h.gone, id)
