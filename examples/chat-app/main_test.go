@@ -17,6 +17,8 @@ import (
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+
+	"github.com/foundation-go/foundation/cluster/clustertest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -152,18 +154,6 @@ func (s *stream) next(t *testing.T, name string, timeout time.Duration) event {
 	}
 }
 
-// eventually polls cond every 10ms until it holds or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // The chat runs through run, as main runs it: users join on two nodes,
 // one posts on node1 and the other receives it on node3, node2 lists both
 // as present, and the page is served.
@@ -236,12 +226,12 @@ func TestChat(t *testing.T) {
 
 	// node2, where neither is connected, lists both as online; node1
 	// knows that a post to the room goes to node1 and node3.
-	eventually(t, 10*time.Second, "node2 lists alice and bob, node1 sends to node1 and node3", func() bool {
+	clustertest.Eventually(t, func() bool {
 		var p2, p1 presenceView
 		c.get(node2+"api/presence?room=lobby", &p2)
 		c.get(node1+"api/presence?room=lobby", &p1)
 		return slices.Equal(p2.Users, []string{"alice", "bob"}) && slices.Equal(p1.Nodes, []string{"node1", "node3"})
-	})
+	}, 10*time.Second, "node2 lists alice and bob, node1 sends to node1 and node3")
 
 	// alice posts on node1; bob's stream on node3 gets it, and so does
 	// alice's own.
@@ -278,11 +268,11 @@ func TestChat(t *testing.T) {
 	// bob closes his page: he goes offline everywhere; he leaves the room,
 	// and may no longer post there.
 	bobEvents.close()
-	eventually(t, 10*time.Second, "node2 lists alice alone", func() bool {
+	clustertest.Eventually(t, func() bool {
 		var p presenceView
 		c.get(node2+"api/presence?room=lobby", &p)
 		return slices.Equal(p.Users, []string{"alice"})
-	})
+	}, 10*time.Second, "node2 lists alice alone")
 	c.post(node2+"api/leave", request{User: "bob", Room: "lobby"}, http.StatusOK, &bob)
 	if len(bob.Rooms) != 0 {
 		t.Errorf("bob after leaving: %+v", bob)
