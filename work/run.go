@@ -559,6 +559,7 @@ func (r *run[In, Out]) runLocal(chunk []int) {
 				}
 				ob, err := e.call(rs.ctx, b)
 				if err != nil {
+					ev.codec = errors.Is(err, ErrCodec)
 					return err
 				}
 				ev.output = ob

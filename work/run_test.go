@@ -437,3 +437,48 @@ func TestStopEndsRuns(t *testing.T) {
 		t.Fatalf("Run after Stop: %v", err)
 	}
 }
+
+// rawBytes is a codec that sends a []byte as it is.
+type rawBytes struct{}
+
+func (rawBytes) Encode(b []byte) ([]byte, error) { return b, nil }
+func (rawBytes) Decode(b []byte) ([]byte, error) { return b, nil }
+
+// TestTaskSizeLimit: an input or an output larger than MaxTaskSize fails
+// its own task with ErrCodec, on a remote member and on the caller, and
+// the run's other tasks complete.
+func TestTaskSizeLimit(t *testing.T) {
+	// Each task's input is a length to answer with; the input itself is
+	// that many bytes only for the oversized-input task.
+	echo := work.Kind[[]byte, []byte]{Name: "sized", Input: rawBytes{}, Output: rawBytes{},
+		Handler: func(_ context.Context, in []byte) ([]byte, error) {
+			n, err := strconv.Atoi(string(in))
+			if err != nil {
+				return nil, err
+			}
+			return make([]byte, n), nil
+		}}
+	e := start(t, 2, coordinatorAndWorkers(func(int) []work.AnyKind { return []work.AnyKind{echo} }))
+	ctx := ctxT(t, 30*time.Second)
+	tasks := [][]byte{
+		[]byte("10"),
+		make([]byte, work.MaxTaskSize+1),           // input too large
+		[]byte(strconv.Itoa(work.MaxTaskSize + 1)), // output too large
+		[]byte(strconv.Itoa(1000)),
+	}
+	res, err := work.Run(ctx, e.host(0), echo, tasks, work.Role(ai))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 4 {
+		t.Fatalf("%d results for 4 tasks", len(res))
+	}
+	if res[0].Err != nil || len(res[0].Value) != 10 || res[3].Err != nil || len(res[3].Value) != 1000 {
+		t.Fatalf("the tasks within the limit: %+v / %v, %d / %v", len(res[0].Value), res[0].Err, len(res[3].Value), res[3].Err)
+	}
+	for _, i := range []int{1, 2} {
+		if !errors.Is(res[i].Err, work.ErrCodec) {
+			t.Errorf("task %d: %v, want ErrCodec", i, res[i].Err)
+		}
+	}
+}

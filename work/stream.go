@@ -114,7 +114,7 @@ func (c *client) read(cc *cconn) {
 		case protos.WorkOp_WORK_OP_CHUNK:
 			if res := rep.Result; res != nil {
 				rs.inbox.post(event{kind: evResult, member: c.peer, index: int(res.Index),
-					output: res.Output, failed: res.Failed, text: res.Error})
+					output: res.Output, failed: res.Failed, codec: res.Codec, text: res.Error})
 			}
 		}
 	}
@@ -311,6 +311,7 @@ func (h *Host) exec(sc *sconn, run uint64, sr *srun, t *protos.WorkTask) {
 	res := &protos.WorkResult{Index: t.Index, Output: out}
 	if err != nil {
 		res.Failed, res.Error, res.Output = true, err.Error(), nil
+		res.Codec = errors.Is(err, ErrCodec)
 	}
 	sc.reply(&protos.WorkReply{Run: run, Op: protos.WorkOp_WORK_OP_CHUNK, Result: res})
 }

@@ -289,11 +289,14 @@ func (x *WorkReply) GetResult() *WorkResult {
 // WorkResult is one task's outcome: its encoded output, or the handler's
 // error text.
 type WorkResult struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Index         uint32                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
-	Output        []byte                 `protobuf:"bytes,2,opt,name=output,proto3" json:"output,omitempty"`
-	Failed        bool                   `protobuf:"varint,3,opt,name=failed,proto3" json:"failed,omitempty"`
-	Error         string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Index  uint32                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Output []byte                 `protobuf:"bytes,2,opt,name=output,proto3" json:"output,omitempty"`
+	Failed bool                   `protobuf:"varint,3,opt,name=failed,proto3" json:"failed,omitempty"`
+	Error  string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	// codec: the failure is the kind's codec's (work.ErrCodec), not the
+	// handler's.
+	Codec         bool `protobuf:"varint,5,opt,name=codec,proto3" json:"codec,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -356,6 +359,13 @@ func (x *WorkResult) GetError() string {
 	return ""
 }
 
+func (x *WorkResult) GetCodec() bool {
+	if x != nil {
+		return x.Codec
+	}
+	return false
+}
+
 var File_foundation_work_proto protoreflect.FileDescriptor
 
 const file_foundation_work_proto_rawDesc = "" +
@@ -374,13 +384,14 @@ const file_foundation_work_proto_rawDesc = "" +
 	"\x02op\x18\x02 \x01(\x0e2\x17.foundation.work.WorkOpR\x02op\x12\x18\n" +
 	"\aworkers\x18\x03 \x01(\rR\aworkers\x12\x14\n" +
 	"\x05error\x18\x04 \x01(\tR\x05error\x123\n" +
-	"\x06result\x18\x05 \x01(\v2\x1b.foundation.work.WorkResultR\x06result\"h\n" +
+	"\x06result\x18\x05 \x01(\v2\x1b.foundation.work.WorkResultR\x06result\"~\n" +
 	"\n" +
 	"WorkResult\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\rR\x05index\x12\x16\n" +
 	"\x06output\x18\x02 \x01(\fR\x06output\x12\x16\n" +
 	"\x06failed\x18\x03 \x01(\bR\x06failed\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error*Y\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\x12\x14\n" +
+	"\x05codec\x18\x05 \x01(\bR\x05codec*Y\n" +
 	"\x06WorkOp\x12\x17\n" +
 	"\x13WORK_OP_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fWORK_OP_OPEN\x10\x01\x12\x11\n" +
