@@ -356,7 +356,10 @@ func (r *reg) lookup(ctx context.Context, key string, local bool) (*item[[]byte]
 		r.st.putIfNewer(it)
 		return it, true
 	}
-	return nil, false
+	// The hand-over may have landed here between the first read and the
+	// questions (a previous owner deletes its copy only once this member
+	// has stored it, so a miss there means the entry is here now).
+	return r.st.get(key)
 }
 
 // write applies a write at the owner, then fans it out.
