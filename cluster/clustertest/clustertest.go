@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/foundation-go/foundation/actor"
 	"github.com/foundation-go/foundation/cluster"
+	"github.com/foundation-go/foundation/internal/nodeproc"
 	"github.com/foundation-go/foundation/provider"
 	"google.golang.org/grpc"
 )
@@ -410,17 +410,17 @@ func Eventually(t testing.TB, cond func() bool, timeout time.Duration, what stri
 	}
 }
 
-// FreePort returns a TCP port free on 127.0.0.1 at the time of the call.
+// FreePort returns a port free for TCP and UDP on 127.0.0.1 at the time of
+// the call, from below the kernel's ephemeral range (a port the kernel hands
+// out for "127.0.0.1:0" can go to another test's outgoing connection before
+// the caller listens on it).
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := nodeproc.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	_, p, _ := net.SplitHostPort(l.Addr().String())
-	n, _ := strconv.Atoi(p)
-	return n
+	return ports[0]
 }
 
 // seeds is a fixed provider: the given addresses.

@@ -7,7 +7,6 @@ package protocluster_test
 
 import (
 	"fmt"
-	"net"
 	"strconv"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 
 	"github.com/foundation-go/foundation/cluster"
 	"github.com/foundation-go/foundation/cluster/protocluster"
+	"github.com/foundation-go/foundation/internal/nodeproc"
 	"github.com/foundation-go/foundation/provider/static"
 )
 
@@ -58,17 +58,9 @@ func Example() {
 	// Output: proto.actor members: 1
 }
 
-// freePorts returns n distinct TCP ports on 127.0.0.1 that were free a
-// moment ago.
+// freePorts returns n distinct ports of 127.0.0.1, free a moment ago,
+// from below the kernel's ephemeral range (see nodeproc.FreePorts).
 func freePorts(n int) []int {
-	var out []int
-	for len(out) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return out
-		}
-		defer l.Close()
-		out = append(out, l.Addr().(*net.TCPAddr).Port)
-	}
-	return out
+	ports, _ := nodeproc.FreePorts(n)
+	return ports
 }

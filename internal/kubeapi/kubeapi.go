@@ -29,6 +29,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/foundation-go/foundation/internal/nodeproc"
 )
 
 // BinEnv names the environment variable that overrides the directory
@@ -594,17 +596,12 @@ func (s *Server) writeCredentials() error {
 	return os.MkdirAll(s.path("certs"), 0o700)
 }
 
-// freePorts returns n distinct TCP ports of 127.0.0.1 that were free a
-// moment ago.
+// freePorts returns n distinct ports of 127.0.0.1, free a moment ago,
+// from below the kernel's ephemeral range (see nodeproc.FreePorts).
 func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("kubeapi: finding a free port: %w", err)
-		}
-		defer ln.Close()
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	ports, err := nodeproc.FreePorts(n)
+	if err != nil {
+		return nil, fmt.Errorf("kubeapi: finding a free port: %w", err)
 	}
 	return ports, nil
 }

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/foundation-go/foundation/internal/nodeproc"
 )
 
 // BinEnv names the environment variable that overrides the etcd binary's
@@ -312,17 +314,12 @@ func binary() (string, error) {
 	return "", fmt.Errorf("%w: not at %s nor on $PATH", ErrNotInstalled, DefaultBin)
 }
 
-// freePorts returns n distinct TCP ports of 127.0.0.1 that were free a
-// moment ago.
+// freePorts returns n distinct ports of 127.0.0.1, free a moment ago,
+// from below the kernel's ephemeral range (see nodeproc.FreePorts).
 func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("etcdtest: finding a free port: %w", err)
-		}
-		defer ln.Close()
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	ports, err := nodeproc.FreePorts(n)
+	if err != nil {
+		return nil, fmt.Errorf("etcdtest: finding a free port: %w", err)
 	}
 	return ports, nil
 }
