@@ -10,6 +10,17 @@ FUZZTIME  ?= 3000x
 
 .PHONY: build test fuzz bench proto demo lint tools kubeapi
 
+# RACE is the race detector everywhere but in gRPC's logging shim.
+# proto.actor's remote.Start calls grpclog.SetLoggerV2 on every start: a
+# plain write to a global that gRPC documents as "not mutex-protected,
+# should be called before any gRPC functions", while the gRPC servers and
+# clients of the members already running in the process read it each time
+# they log. A test that starts a second member can then report that race
+# (rarely: most runs order the two by chance), and no code of ours can
+# order them. -l keeps grpclog's functions from being inlined into callers
+# that are instrumented. See docs/reference/troubleshooting.md.
+RACE      := -race -gcflags='google.golang.org/grpc/grpclog/...=-race=false -l'
+
 # Where `make kubeapi` puts the test Kubernetes API server and its etcd
 # (internal/kubeapi finds them there).
 KUBEAPI_BIN := $(CURDIR)/.bin/kubeapi
@@ -26,9 +37,9 @@ build:
 ## (a prerequisite here); provider/etcd runs a second time against the etcd
 ## 3.6 built with it, after Debian's etcd 3.4.
 test: kubeapi
-	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+	$(GO) test $(RACE) -count=1 -timeout 15m $(PKGS)
 	@echo "provider/etcd against $$($(KUBEAPI_BIN)/etcd --version | head -1)"
-	FOUNDATION_ETCD_BIN=$(KUBEAPI_BIN)/etcd $(GO) test -race -count=1 -timeout 5m ./provider/etcd/...
+	FOUNDATION_ETCD_BIN=$(KUBEAPI_BIN)/etcd $(GO) test $(RACE) -count=1 -timeout 5m ./provider/etcd/...
 	$(GO) test -count=1 -timeout 5m ./cluster/protocluster/ ./examples/migration-examples/before/
 	$(GO) test -count=1 -timeout 5m -run 'TestFiftyMembersFromOneSeed' ./cluster/
 	$(MAKE) fuzz
