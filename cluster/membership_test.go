@@ -479,11 +479,15 @@ func (l *memLease) Acquire(_ context.Context, owner string) (bool, error) {
 
 // lease-majority: when a member is cut off, the majority side takes the
 // lease at once and removes it; the cut-off member asks only after
-// AcquireDelay, is refused, and downs itself.
+// AcquireDelay, is refused, and downs itself. The delay must cover how much
+// later the majority sees the split than the cut-off member, which misses
+// every probe at once: up to a probe round and a probe timeout, more under
+// load (300ms, three probe intervals here, let the cut-off member win once
+// in about 100 runs under the race detector).
 func TestLeaseMajority(t *testing.T) {
 	l := &memLease{}
 	c := clustertest.Start(t, 3, clustertest.Options{SplitBrain: cluster.ResolverConfig{
-		Strategy: cluster.LeaseMajority, Lease: l, AcquireDelay: 300 * time.Millisecond}})
+		Strategy: cluster.LeaseMajority, Lease: l, AcquireDelay: time.Second}})
 	lone := c.Member(2)
 	c.Isolate(2)
 	clustertest.Eventually(t, func() bool {
