@@ -326,7 +326,10 @@ type SplitBrainLeaseConfig struct {
 	// AcquireDelay is how long the minority side waits before it tries to
 	// take the lease, so that the majority side, which tries at once, gets
 	// it first; >= 0. Because zero means "default", the shortest delay that
-	// can be set is 1ns. Default (all profiles): 2s.
+	// can be set is 1ns. Default (all profiles): 2s. A cut-off member sees
+	// the split first (it misses every probe at once), the majority at its
+	// next probe round: keep this above 2 × (probe_interval +
+	// probe_timeout), which CheckReadiness warns under.
 	AcquireDelay time.Duration `yaml:"acquire_delay,omitempty"`
 }
 

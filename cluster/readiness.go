@@ -238,6 +238,14 @@ func CheckReadiness(c Config, o ReadinessOptions) ReadinessReport {
 			add(SeverityWarning, AreaConfig, "split_brain.strategy", fmt.Sprintf("%d members under keep-majority: an even split keeps the side with the lowest address, whichever is healthier", r.Members),
 				fmt.Sprintf("run an odd number of members (%d or %d)", r.Members-1, r.Members+1))
 		}
+	case SplitBrainLeaseMajority:
+		// A cut-off member misses every probe at once; the majority sees
+		// the split at its next probe round. The minority's delay must
+		// cover that gap, with room for load.
+		if gap := 2 * (c.ProbeInterval + c.ProbeTimeout); c.ProbeInterval > 0 && sb.Lease.AcquireDelay > 0 && sb.Lease.AcquireDelay < gap {
+			add(SeverityWarning, AreaTiming, "split_brain.lease.acquire_delay", fmt.Sprintf("%v is under two probe rounds (%v): a cut-off member, which sees the split first, can take the lease before the majority asks, and the majority then downs itself", sb.Lease.AcquireDelay, gap),
+				fmt.Sprintf("set split_brain.lease.acquire_delay to at least %v (the default is 2s)", gap))
+		}
 	case SplitBrainKeepOldest:
 		if sb.OldestSurvivesAlone {
 			add(SeverityWarning, AreaConfig, "split_brain.oldest_survives_alone", "the oldest member cut off alone keeps running and the rest of the cluster downs itself",

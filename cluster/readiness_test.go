@@ -42,6 +42,19 @@ func TestReadinessOfAGoodConfigHasOnlyFigures(t *testing.T) {
 	}
 }
 
+// lease-majority with the production defaults (2s against 500ms probes)
+// leaves the majority time to ask first: no acquire-delay finding.
+func TestReadinessLeaseDefaultsLeaveTheMajorityFirst(t *testing.T) {
+	c := readyConfig(t)
+	c.SplitBrain.Strategy, c.SplitBrain.Lease.Backend, c.Etcd.Endpoints = cluster.SplitBrainLeaseMajority, cluster.LeaseBackendEtcd, []string{"https://10.0.0.9:2379"}
+	r := cluster.CheckReadiness(c, cluster.ReadinessOptions{})
+	for _, f := range r.Findings {
+		if f.Key == "split_brain.lease.acquire_delay" {
+			t.Fatalf("production defaults flagged: %+v", f)
+		}
+	}
+}
+
 func TestReadinessFlagsEachBadConfiguration(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -73,6 +86,10 @@ func TestReadinessFlagsEachBadConfiguration(t *testing.T) {
 		{"resolver ahead of gossip", func(c *cluster.Config, _ *cluster.ReadinessOptions) {
 			c.SplitBrain.StableAfter = 300 * time.Millisecond
 		}, cluster.SeverityWarning, cluster.AreaTiming, "split_brain.stable_after", "two gossip rounds"},
+		{"lease delay under the detection gap", func(c *cluster.Config, _ *cluster.ReadinessOptions) {
+			c.SplitBrain.Strategy, c.SplitBrain.Lease.Backend, c.Etcd.Endpoints = cluster.SplitBrainLeaseMajority, cluster.LeaseBackendEtcd, []string{"https://10.0.0.9:2379"}
+			c.SplitBrain.Lease.AcquireDelay = 300 * time.Millisecond
+		}, cluster.SeverityWarning, cluster.AreaTiming, "split_brain.lease.acquire_delay", "two probe rounds"},
 		{"quorum of half", func(c *cluster.Config, o *cluster.ReadinessOptions) {
 			c.SplitBrain.Strategy, c.SplitBrain.QuorumSize, o.Members = cluster.SplitBrainStaticQuorum, 2, 4
 		}, cluster.SeverityError, cluster.AreaConfig, "split_brain.quorum_size", "both sides"},
