@@ -19,7 +19,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // from the cache, and both choose the same program.
 func TestRun(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts four nodes")
+		t.Skip("-short: starts four nodes in this process (make test runs it in full)")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -11,7 +11,7 @@ import (
 // The example runs to its end and every step it prints holds.
 func TestRun(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts six nodes")
+		t.Skip("-short: starts six nodes in this process (make test runs it in full)")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
